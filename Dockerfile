@@ -1,0 +1,86 @@
+# DigitBridge: one image for the search service (default command) and the indexer
+# (`python -m indexer`).
+#
+#   docker build -t digitbridge:0.1.0 .                                  # CPU PyTorch
+#   docker build --build-arg TORCH_VARIANT=cu130 -t digitbridge:0.1.0-cu130 .   # CUDA 13.0
+#
+# The CUDA variant keeps the same slim base: PyTorch's CUDA wheels carry the CUDA
+# runtime libraries as pip packages, and the host's NVIDIA driver comes in through the
+# NVIDIA Container Toolkit (compose's `gpu` profile reserves the device).
+
+# Exact tag (no `latest`, no floating `3.11`): the interpreter matches pyproject's
+# requires-python and the version requirements.lock was resolved with.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# ---------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+
+# cpu | cu130 | ... : a directory of PyTorch's wheel index. Only torch, torchvision and
+# torchaudio come from there; everything else comes from PyPI at requirements.lock's pins.
+ARG TORCH_VARIANT=cpu
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/${TORCH_VARIANT}
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+WORKDIR /build
+COPY pyproject.toml requirements.lock ./
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# 1. PyTorch from the chosen index, at the lock's versions (2.11.0 matches 2.11.0+cpu).
+# 2. The runtime dependencies named in pyproject (not the dev tools), constrained by the
+#    lock. The torch family and its CUDA wheels are left out of the constraints: they are
+#    already installed from step 1 and differ between CPU and CUDA builds.
+RUN python -m venv /opt/venv \
+ && grep -E '^(torch|torchvision|torchaudio)==' requirements.lock > torch.txt \
+ && grep -vE '^(torch|torchvision|torchaudio|triton|nvidia-|cuda-)' requirements.lock > constraints.txt \
+ && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > runtime.txt \
+ && /opt/venv/bin/pip install --index-url "${TORCH_INDEX_URL}" -r torch.txt \
+ && /opt/venv/bin/pip install -c constraints.txt -r runtime.txt \
+ && /opt/venv/bin/pip check
+
+# ---------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="digitbridge" \
+      org.opencontainers.image.description="Cross-modal digit search: handwritten images <-> spoken digits, over Weaviate" \
+      org.opencontainers.image.licenses="MIT"
+
+# A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it and a host data folder
+# can be chowned to it.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
+ && mkdir -p /data \
+ && chown app:app /data
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    WORKERS=1 \
+    DEVICE=auto \
+    CHECKPOINT=/app/models/checkpoints/digitbridge.pt \
+    DATA_DIR=/data
+
+COPY --from=builder /opt/venv /opt/venv
+
+# Only what runs: the packages, the committed checkpoint, the web page (service/static).
+# Owned by root and read-only for the app user.
+WORKDIR /app
+COPY models/*.py ./models/
+COPY models/checkpoints/digitbridge.pt ./models/checkpoints/digitbridge.pt
+COPY indexer/ ./indexer/
+COPY service/ ./service/
+
+USER 10001:10001
+EXPOSE 8000
+
+# urllib, not curl: the slim base has no curl. A non-2xx answer or none raises, and
+# Python's exit status 1 is what Docker reads as unhealthy.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
+
+# service.run reads HOST, PORT and WORKERS. The indexer: `docker run IMAGE python -m indexer`.
+CMD ["python", "-m", "service.run"]

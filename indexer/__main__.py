@@ -1,0 +1,69 @@
+"""python -m indexer [--recreate] [--limit N] [--sources mnist,fsdd] [--batch-size N]
+
+Embeds the MNIST test set and the FSDD validation split with the checkpoint (CHECKPOINT) and
+writes them into Weaviate (WEAVIATE_URL, or the embedded server). Exit status: 0 when every
+object was written and the end checks passed, 1 when any object failed or a check failed,
+2 when Weaviate, the checkpoint or the data cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from indexer.pipeline import IndexerSettings, Report, run
+from indexer.store import StoreUnavailable
+
+
+def parse_args(argv: list[str] | None) -> IndexerSettings:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--recreate", action="store_true", default=None, help="drop the collection first")
+    parser.add_argument("--limit", type=int, help="at most N items per source (INDEX_LIMIT)")
+    parser.add_argument("--sources", help="comma-separated: mnist,fsdd (INDEX_SOURCES)")
+    parser.add_argument("--batch-size", type=int, help="objects per embed + insert batch (BATCH_SIZE)")
+    args = parser.parse_args(argv)
+    overrides = {
+        "recreate": args.recreate,
+        "index_limit": args.limit,
+        "index_sources": args.sources,
+        "batch_size": args.batch_size,
+    }
+    # Flags win over env / .env; flags not given leave the settings alone.
+    return IndexerSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def summary(report: Report) -> str:
+    s = report.seconds
+    lines = [
+        f"model version {report.model_version}: {report.total} items, {report.written} written, "
+        f"{report.skipped} already indexed, {len(report.failures)} failed",
+        f"prepare {s['prepare']:.1f}s ({report.rate('prepare', report.written):.0f} obj/s), "
+        f"embed {s['embed']:.1f}s ({report.rate('embed', report.written):.0f} obj/s), "
+        f"import {s['import']:.1f}s ({report.rate('import', report.written):.0f} obj/s)",
+        f"read {s['read']:.1f}s, scan {s['scan']:.1f}s, checks {s['check']:.1f}s, total {s['total']:.1f}s",
+    ]
+    lines += [f"FAILED {key}: {reason}" for key, reason in report.failures]
+    lines += [f"CHECK FAILED: {problem}" for problem in report.problems]
+    if report.ok:
+        lines.append(
+            "checks passed: counts per modality and label match, sampled items are their own nearest neighbour"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = parse_args(argv)
+        report = run(settings)
+    except StoreUnavailable as exc:
+        print(f"indexer: Weaviate unavailable: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    except (FileNotFoundError, ValueError) as exc:  # missing checkpoint/data, bad settings
+        print(f"indexer: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(summary(report))  # noqa: T201
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

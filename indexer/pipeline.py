@@ -1,0 +1,295 @@
+"""reader -> embed -> writer: fills the Weaviate collection with the validation sets.
+
+* reader: MNIST test images (as the PNG bytes the index stores and serves) and FSDD
+  validation recordings (the original WAV bytes), one `Record` each.
+* embed: `models.preprocess.prepare` on those bytes, i.e. exactly what an upload goes
+  through, then `LoadedEncoders.embed` in batches.
+* writer: `collection.data.insert_many` (Weaviate's batch endpoint), one call per batch, so
+  every failed object is known and reported.
+
+Idempotent and resumable: object ids are uuid5("source/split/name"); records already stored
+with the current model version are skipped before any work is done, and everything else
+(missing, or written by another checkpoint) is (re)written in place. A run killed at any point
+leaves complete batches behind and the next run finishes the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from pydantic import field_validator
+from tqdm import tqdm
+from weaviate.classes.data import DataObject
+from weaviate.collections import Collection
+from weaviate.exceptions import WeaviateBaseError
+
+from indexer import store
+
+if TYPE_CHECKING:
+    from models.encoders import LoadedEncoders
+
+SOURCES = ("mnist", "fsdd")
+
+
+class IndexerSettings(store.WeaviateSettings):
+    """Indexer options; each is also an env var (BATCH_SIZE, INDEX_SOURCES, INDEX_LIMIT, RECREATE)."""
+
+    batch_size: int = 256
+    index_sources: str = "mnist,fsdd"
+    index_limit: int | None = None  # at most this many items per source (quick runs)
+    recreate: bool = False
+
+    @field_validator("index_sources")
+    @classmethod
+    def _known_sources(cls, value: str) -> str:
+        unknown = set(sources_of(value)) - set(SOURCES)
+        if unknown or not sources_of(value):
+            raise ValueError(
+                f"sources must be a comma-separated subset of {','.join(SOURCES)}, got {value!r}"
+            )
+        return value
+
+    @property
+    def sources(self) -> list[str]:
+        return sources_of(self.index_sources)
+
+
+def sources_of(value: str) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+@dataclass(frozen=True)
+class Record:
+    source: str
+    split: str
+    name: str
+    label: int
+    modality: store.Modality
+    media: bytes
+    speaker: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.split}/{self.name}"
+
+    @property
+    def uuid(self) -> str:
+        return str(store.object_uuid(self.source, self.split, self.name))
+
+
+# ---------------------------------------------------------------- reader
+
+
+def read_mnist(data_dir: Path, limit: int | None) -> Iterator[Record]:
+    from models.data import load_mnist, mnist_png
+
+    images, labels = load_mnist(data_dir, train=False)
+    for i in range(len(images) if limit is None else min(limit, len(images))):
+        yield Record("mnist", "test", str(i), int(labels[i]), "image", mnist_png(images[i]))
+
+
+def read_fsdd(data_dir: Path, limit: int | None) -> Iterator[Record]:
+    from models.data import fsdd_items
+
+    for item in fsdd_items(data_dir, "validation")[:limit]:
+        yield Record(
+            "fsdd", "validation", item.name, item.label, "audio", item.path.read_bytes(), item.speaker
+        )
+
+
+READERS = {"mnist": read_mnist, "fsdd": read_fsdd}
+
+
+# ---------------------------------------------------------------- run
+
+
+@dataclass
+class Report:
+    model_version: str = ""
+    total: int = 0  # records the run covered
+    skipped: int = 0  # already stored with this model version
+    written: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    problems: list[str] = field(default_factory=list)  # end-check failures
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.problems
+
+    def rate(self, step: str, n: int) -> float:
+        return n / self.seconds[step] if self.seconds[step] > 0 else float("nan")
+
+
+def stored_versions(collection: Collection) -> dict[str, str]:
+    """uuid -> model_version of every stored object (cursor over ids + one short property)."""
+    return {
+        str(o.uuid): o.properties.get("model_version", "")
+        for o in collection.iterator(return_properties=["model_version"], cache_size=2000)
+    }
+
+
+def run(settings: IndexerSettings, *, progress: bool = True) -> Report:
+    from models.encoders import load_encoders
+
+    report = Report()
+    t0 = time.perf_counter()
+    encoders = load_encoders(settings.checkpoint, settings.device)
+    report.model_version = encoders.model_version
+    records = [
+        r for source in settings.sources for r in READERS[source](settings.data_dir, settings.index_limit)
+    ]
+    report.total = len(records)
+    report.seconds["read"] = time.perf_counter() - t0
+
+    client = store.connect(settings)
+    try:
+        if settings.recreate and client.collections.exists(settings.collection):
+            client.collections.delete(settings.collection)
+        collection = store.ensure_collection(client, settings)
+        t = time.perf_counter()
+        existing = stored_versions(collection)
+        todo = [r for r in records if existing.get(r.uuid) != encoders.model_version]
+        report.skipped = len(records) - len(todo)
+        report.seconds["scan"] = time.perf_counter() - t
+
+        bar = tqdm(total=len(todo), desc="indexing", unit="obj", disable=not progress, file=sys.stderr)
+        # The server inserts batch n (its own process, HNSW work) while we embed batch n+1;
+        # at most one insert is in flight, so a killed run loses at most two batches of work.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future[None] | None = None
+            for batch in _batches(todo, settings.batch_size):
+                objects = _embed_batch(encoders, batch, report)
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(_write_batch, collection, objects, report)
+                bar.update(len(batch))
+            if pending is not None:
+                pending.result()
+        bar.close()
+
+        t = time.perf_counter()
+        report.problems = check(collection, records, settings, encoders.model_version)
+        report.seconds["check"] = time.perf_counter() - t
+    finally:
+        client.close()
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _batches(records: Sequence[Record], size: int) -> Iterator[list[Record]]:
+    # One modality per batch: the encoders embed one modality at a time.
+    for modality in ("image", "audio"):
+        group = [r for r in records if r.modality == modality]
+        for start in range(0, len(group), size):
+            yield group[start : start + size]
+
+
+def _embed_batch(
+    encoders: LoadedEncoders, batch: Sequence[Record], report: Report
+) -> list[tuple[Record, DataObject]]:
+    """prepare (the upload path) + embed; returns the objects to write, records media failures."""
+    from models.errors import MediaError
+    from models.preprocess import prepare
+
+    t = time.perf_counter()
+    tensors, ok = [], []
+    for record in batch:
+        try:
+            tensors.append(prepare(record.media, encoders.config).tensor)
+            ok.append(record)
+        except MediaError as exc:
+            report.failures.append((record.key, f"{exc.code}: {exc.message}"))
+    report.seconds["prepare"] += time.perf_counter() - t
+    if not ok:
+        return []
+
+    t = time.perf_counter()
+    vectors = encoders.embed(ok[0].modality, torch.stack(tensors))
+    report.seconds["embed"] += time.perf_counter() - t
+
+    return [
+        (
+            r,
+            DataObject(
+                uuid=r.uuid,
+                vector=v.tolist(),
+                properties={
+                    "modality": r.modality,
+                    "label": r.label,
+                    "source": r.source,
+                    "split": r.split,
+                    "name": r.name,
+                    "speaker": r.speaker,
+                    "media": base64.b64encode(r.media).decode("ascii"),  # blobs travel base64-encoded
+                    "model_version": encoders.model_version,
+                },
+            ),
+        )
+        for r, v in zip(ok, vectors, strict=True)
+    ]
+
+
+def _write_batch(
+    collection: Collection, objects: Sequence[tuple[Record, DataObject]], report: Report
+) -> None:
+    """One batch request; every object it rejects is recorded as a failure."""
+    if not objects:
+        return
+    t = time.perf_counter()
+    try:
+        result = collection.data.insert_many([o for _, o in objects])
+        errors = {i: e.message for i, e in result.errors.items()}
+    except WeaviateBaseError as exc:  # the whole batch failed (timeout, server gone)
+        errors = dict.fromkeys(range(len(objects)), str(exc))
+    report.seconds["import"] += time.perf_counter() - t
+    for i, message in sorted(errors.items()):
+        report.failures.append((objects[i][0].key, message))
+    report.written += len(objects) - len(errors)
+
+
+# ---------------------------------------------------------------- end checks
+
+
+def check(
+    collection: Collection, records: Sequence[Record], settings: IndexerSettings, version: str
+) -> list[str]:
+    """Counts per modality and label match the data, and sampled items find themselves first."""
+    problems: list[str] = []
+    expected: dict[str, Counter[int]] = defaultdict(Counter)
+    for r in records:
+        expected[r.modality][r.label] += 1
+    actual = store.counts(collection)
+    full = settings.index_limit is None  # with --limit the index may legitimately hold more
+    for modality, labels in expected.items():
+        for label, n in sorted(labels.items()):
+            got = actual.get(modality, {}).get(label, 0)
+            if got < n or (full and got != n):
+                problems.append(f"{modality} label {label}: {got} objects in the index, expected {n}")
+
+    stale = {v: n for v, n in store.model_versions(collection).items() if v != version}
+    if stale and full and set(settings.sources) == set(SOURCES):
+        problems.append(f"objects of other model versions remain: {stale}")
+
+    for r in random.Random(0).sample(list(records), min(20, len(records))):
+        vector = store.get_vector(collection, r.uuid)
+        if vector is None:
+            problems.append(f"{r.key} is missing from the index")
+            continue
+        hits = store.search(collection, vector, r.modality, limit=3)
+        # Exact duplicates (MNIST has a few) tie at distance 0, so "itself among the zero-distance hits".
+        if not any(h.id == r.uuid and h.distance < 1e-4 for h in hits):
+            problems.append(
+                f"{r.key} is not its own nearest neighbour: {[(h.name, h.distance) for h in hits]}"
+            )
+    return problems

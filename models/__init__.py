@@ -1,0 +1,1 @@
+"""Encoders that put handwritten and spoken digits into one embedding space."""

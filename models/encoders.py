@@ -1,0 +1,115 @@
+"""The two encoders, the shared prototype classifier, and checkpoint loading.
+
+Both encoders are the same small CNN over a one-channel 2-D map (a 28x28 digit, or
+a n_mels x frames log-mel spectrogram) ending in an L2-normalised embedding. The
+ten class prototypes are shared by both modalities: an image of a 7 and a spoken
+"seven" are pulled towards the same point, which is what makes search work.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.config import EncoderConfig
+
+Modality = Literal["image", "audio"]
+
+
+class ConvEncoder(nn.Module):
+    """conv3x3-BN-ReLU stages with 2x2 max-pooling between them, global average pool, linear."""
+
+    def __init__(self, channels: tuple[int, ...], embed_dim: int, dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = 1
+        for i, out_ch in enumerate(channels):
+            layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU()]
+            if i < len(channels) - 1:
+                layers.append(nn.MaxPool2d(2))
+            in_ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(dropout)
+        self.project = nn.Linear(in_ch, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)  # (B, C, H', W')
+        h = h.mean(dim=(2, 3))  # (B, C): position-invariant, any input width works
+        return F.normalize(self.project(self.dropout(h)), dim=1)  # (B, embed_dim), unit length
+
+
+class DigitEncoders(nn.Module):
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.image = ConvEncoder(config.image_channels, config.embed_dim, config.dropout)
+        self.audio = ConvEncoder(config.audio_channels, config.embed_dim, config.dropout)
+        self.prototypes = nn.Parameter(torch.randn(config.num_classes, config.embed_dim))
+        self.logit_scale = 16.0  # cosine logits need a temperature to train with cross-entropy
+
+    def embed(self, modality: Modality, x: torch.Tensor) -> torch.Tensor:
+        return self.image(x) if modality == "image" else self.audio(x)
+
+    def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+        return self.logit_scale * embeddings @ F.normalize(self.prototypes, dim=1).T  # (B, classes)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("DEVICE=cuda was asked for but CUDA is not available")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"DEVICE must be auto, cpu or cuda, not {name!r}")
+    return torch.device(name)
+
+
+def file_version(path: Path) -> str:
+    """A checkpoint's model version: the first 12 hex digits of its sha256."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def save_checkpoint(model: DigitEncoders, path: Path, meta: dict) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": model.config.to_dict(), "state_dict": state, "meta": meta}, path)
+    return file_version(path)
+
+
+@dataclass
+class LoadedEncoders:
+    """What indexing and serving need: the model in eval mode on its device, and its version."""
+
+    model: DigitEncoders
+    config: EncoderConfig
+    model_version: str
+    device: torch.device
+    meta: dict
+
+    @torch.inference_mode()
+    def classify(self, modality: Modality, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings (B, D) and class probabilities (B, 10), as float32 numpy arrays."""
+        emb = self.model.embed(modality, batch.to(self.device, non_blocking=True))
+        probs = self.model.logits(emb).softmax(dim=1)
+        return emb.float().cpu().numpy(), probs.float().cpu().numpy()
+
+    def embed(self, modality: Modality, batch: torch.Tensor) -> np.ndarray:
+        return self.classify(modality, batch)[0]
+
+
+def load_encoders(path: Path | str, device: str = "auto") -> LoadedEncoders:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path} (set CHECKPOINT)")
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    config = EncoderConfig.from_dict(raw["config"])
+    model = DigitEncoders(config)
+    model.load_state_dict(raw["state_dict"])
+    target = resolve_device(device)
+    model.to(target).eval()
+    return LoadedEncoders(model, config, file_version(path), target, raw.get("meta", {}))

@@ -1,0 +1,38 @@
+"""Typed errors for user-supplied media; the service maps each to one HTTP status."""
+
+
+class MediaError(ValueError):
+    """Base class: something is wrong with the bytes a client sent."""
+
+    http_status = 400
+    code = "invalid_media"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class UnsupportedMediaError(MediaError):
+    """The bytes are not an image or WAV format we read (HTTP 415)."""
+
+    http_status = 415
+    code = "unsupported_media_type"
+
+
+class CorruptMediaError(MediaError):
+    """The format is known but the content is broken or unusable (HTTP 400)."""
+
+    http_status = 400
+    code = "invalid_media"
+
+
+class MediaTooLargeError(MediaError):
+    """The upload is larger than the configured byte limit (HTTP 413)."""
+
+    http_status = 413
+    code = "payload_too_large"

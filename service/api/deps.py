@@ -1,0 +1,42 @@
+"""Annotated dependencies: routes receive the lifespan's resources through these.
+
+They are `async def` on purpose: they do no blocking work, and a sync dependency
+would cost a threadpool hop per request.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+from weaviate.collections import Collection
+
+from models.encoders import LoadedEncoders
+from service.config import Settings
+from service.resources import Resources
+
+
+async def get_resources(request: Request) -> Resources:
+    return request.app.state.resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+async def get_settings(resources: ResourcesDep) -> Settings:
+    return resources.settings
+
+
+async def get_encoders(resources: ResourcesDep) -> LoadedEncoders:
+    return resources.encoders
+
+
+async def get_collection(resources: ResourcesDep) -> Collection:
+    store = resources.store
+    if store.connected:
+        return store.collection
+    return await run_in_threadpool(lambda: store.collection)  # may reconnect: blocking
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
+CollectionDep = Annotated[Collection, Depends(get_collection)]

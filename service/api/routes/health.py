@@ -1,0 +1,88 @@
+"""GET /healthz, /readyz, /stats, /metrics."""
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from indexer import store
+from service.api.deps import ResourcesDep
+from service.resources import Resources
+from service.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthResponse)
+async def healthz() -> HealthResponse:
+    """Liveness: the process is up and the event loop answers."""
+    return HealthResponse()
+
+
+def _readiness(resources: Resources) -> ReadyResponse:
+    """Weaviate answers, the collection exists and holds the loaded model's vectors."""
+    checks = {"encoders": True, "weaviate": False, "collection": False, "model_version": False}
+    reasons: list[str] = []
+    version = resources.encoders.model_version
+    try:
+        client = resources.store.client
+        checks["weaviate"] = bool(client.is_ready())
+        if not checks["weaviate"]:
+            reasons.append("Weaviate does not report ready")
+        else:
+            name = resources.settings.collection
+            checks["collection"] = bool(client.collections.exists(name))
+            if not checks["collection"]:
+                reasons.append(f"collection {name!r} does not exist: run the indexer (make index)")
+            else:
+                versions = store.model_versions(resources.store.collection)
+                checks["model_version"] = versions.get(version, 0) > 0
+                if not checks["model_version"]:
+                    found = ", ".join(f"{v} ({n})" for v, n in versions.items()) or "none"
+                    reasons.append(
+                        f"no items of model version {version} in {name!r} (found: {found}); re-index"
+                    )
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not ready", with the reason
+        reasons.append(f"Weaviate unreachable: {exc}")
+    ready = all(checks.values())
+    return ReadyResponse(status="ready" if ready else "not_ready", checks=checks, reasons=reasons)
+
+
+@router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+async def readyz(resources: ResourcesDep) -> JSONResponse:
+    """Readiness: 200 only when search can work; otherwise 503 with the reasons."""
+    report = await run_in_threadpool(_readiness, resources)
+    return JSONResponse(report.model_dump(), status_code=200 if report.status == "ready" else 503)
+
+
+def _stats(resources: Resources) -> StatsResponse:
+    collection = resources.store.collection
+    per_modality = store.counts(collection)
+    versions = store.model_versions(collection)
+    if resources.weaviate_version is None:
+        resources.weaviate_version = str(resources.store.client.get_meta().get("version"))
+    return StatsResponse(
+        model_version=resources.encoders.model_version,
+        device=str(resources.encoders.device),
+        weaviate_version=resources.weaviate_version,
+        collection=resources.settings.collection,
+        total=sum(n for labels in per_modality.values() for n in labels.values()),
+        counts=per_modality,
+        indexed_model_versions=versions,
+    )
+
+
+@router.get("/stats", response_model=StatsResponse, responses=error_responses(503))
+async def stats(resources: ResourcesDep) -> StatsResponse:
+    """Items per modality and label, the model version and device, Weaviate's version."""
+    return await run_in_threadpool(_stats, resources)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: request counts and latency histograms per route and status."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

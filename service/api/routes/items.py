@@ -1,0 +1,84 @@
+"""GET /items/{id}, its media, and "more like this"."""
+
+import hashlib
+import time
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Path, Response
+from starlette.concurrency import run_in_threadpool
+
+from indexer import store
+from models.errors import MediaError
+from models.preprocess import sniff
+from service import engine
+from service.api.deps import CollectionDep
+from service.api.routes.search import SearchParamsDep
+from service.errors import ApiError
+from service.schemas import ItemResponse, SimilarResponse, error_responses
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+ItemId = Annotated[UUID, Path(description="the item's UUID, as returned in search results")]
+_MIME = {"png": "image/png", "wav": "audio/wav"}
+CACHE_CONTROL = "public, max-age=86400"  # an id always names the same file (uuid5 of its source)
+
+
+def _not_found(item_id: UUID) -> ApiError:
+    return ApiError(404, "not_found", f"no indexed item with id {item_id}")
+
+
+@router.get("/{item_id}", response_model=ItemResponse, responses=error_responses(404, 422, 503))
+async def get_item(item_id: ItemId, collection: CollectionDep) -> ItemResponse:
+    """Metadata of one indexed item."""
+    item = await run_in_threadpool(store.get_item, collection, item_id)
+    if item is None:
+        raise _not_found(item_id)
+    return ItemResponse(
+        id=UUID(item.id),
+        modality=item.modality,  # type: ignore[arg-type]
+        label=item.label,
+        source=item.source,
+        split=item.split,
+        name=item.name,
+        speaker=item.speaker,
+        model_version=item.model_version,
+        media_url=f"/items/{item.id}/media",
+        similar_url=f"/items/{item.id}/similar",
+    )
+
+
+@router.get(
+    "/{item_id}/media",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}, "audio/wav": {}}, "description": "The stored PNG or WAV"},
+        304: {"description": "Not modified (If-None-Match matched the ETag)"},
+        **error_responses(404, 422, 503),
+    },
+)
+async def get_media(
+    item_id: ItemId,
+    collection: CollectionDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The item's PNG or WAV, with an ETag so browsers revalidate instead of re-downloading."""
+    data = await run_in_threadpool(store.get_media, collection, item_id)
+    if data is None:
+        raise _not_found(item_id)
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    try:
+        _, fmt = sniff(data)
+    except MediaError:
+        fmt = ""
+    return Response(data, media_type=_MIME.get(fmt, "application/octet-stream"), headers=headers)
+
+
+@router.get("/{item_id}/similar", response_model=SimilarResponse, responses=error_responses(404, 422, 503))
+async def similar(item_id: ItemId, params: SearchParamsDep, collection: CollectionDep) -> SimilarResponse:
+    """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""
+    started = time.perf_counter()
+    return await run_in_threadpool(engine.search_similar, collection, item_id, params, started)

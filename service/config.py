@@ -1,0 +1,20 @@
+"""The service's settings: everything Weaviate and the encoders need, plus HTTP knobs.
+
+Values come from the environment (or a .env file); names are the field names in
+UPPER_CASE, e.g. MAX_UPLOAD_BYTES=5242880.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from indexer.store import WeaviateSettings
+
+
+class Settings(WeaviateSettings):
+    host: str = "127.0.0.1"  # HOST: interface uvicorn binds to
+    port: int = Field(default=8000, ge=1, le=65535)  # PORT
+    workers: int = Field(default=1, ge=1, le=64)  # WORKERS: uvicorn worker processes
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)  # MAX_UPLOAD_BYTES, per file
+    max_batch_files: int = Field(default=32, ge=1, le=256)  # MAX_BATCH_FILES for /search/batch
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"  # LOG_LEVEL

@@ -1,0 +1,114 @@
+"""Every failure leaves the service as JSON {"error": {"code", "message"}}.
+
+Client mistakes map to 4xx (MediaError subclasses carry their own status), an
+unreachable or slow Weaviate to 503 + Retry-After, and only genuine bugs reach the
+catch-all 500, which logs the traceback.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from weaviate.exceptions import WeaviateBaseError
+
+from indexer.store import StoreUnavailable
+from models.errors import MediaError
+
+log = logging.getLogger("service.errors")
+
+RETRY_AFTER_S = 5  # how long a client should wait when Weaviate is down
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_parameters",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error the service raises itself, already mapped to a status and a code."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, "weaviate_unavailable", message, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _describe_validation(errors: list[Any]) -> str:
+    """FastAPI's error list -> one readable sentence: 'query.k: Input should be ...'."""
+    parts = []
+    for err in errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request parameters"
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _media_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MediaError)
+    return error_response(exc.http_status, exc.code, exc.message)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "invalid_parameters", _describe_validation(list(exc.errors())))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("weaviate unavailable: %s", exc)
+    err = unavailable(f"the search index is unavailable, retry later ({exc})")
+    return error_response(err.status, err.code, err.message, err.headers)
+
+
+async def _weaviate_error(_: Request, exc: Exception) -> JSONResponse:
+    # The store maps known failures to StoreUnavailable; anything else from the client
+    # library (timeouts, closed connection, missing collection) is still the backend's fault.
+    log.warning("weaviate error: %r", exc)
+    err = unavailable(f"the search index failed to answer, retry later ({type(exc).__name__})")
+    return error_response(err.status, err.code, err.message, err.headers)
+
+
+async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal server error; the incident was logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(MediaError, _media_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
+    app.add_exception_handler(WeaviateBaseError, _weaviate_error)
+    app.add_exception_handler(TimeoutError, _store_unavailable)
+    app.add_exception_handler(Exception, _bug)

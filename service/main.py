@@ -1,0 +1,46 @@
+"""App factory and lifespan: `create_app()` builds the FastAPI app; nothing loads at import.
+
+The lifespan loads the encoders and opens Weaviate once, keeps them on app.state for
+the dependencies in api/deps.py, and closes them after `yield`.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from service.api.routes import health, items, search
+from service.config import Settings
+from service.errors import install_error_handlers
+from service.metrics import Metrics, ObservabilityMiddleware
+from service.resources import load_resources
+
+DESCRIPTION = """
+Upload a handwritten digit image and get spoken digits back, or upload a spoken digit
+(WAV) and get handwritten digits. Both are embedded into one vector space and searched
+in Weaviate. Every error is `{"error": {"code": ..., "message": ...}}`.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    resources = await run_in_threadpool(load_resources, app.state.settings)
+    app.state.resources = resources
+    try:
+        yield
+    finally:
+        await run_in_threadpool(resources.close)
+        del app.state.resources
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(title="DigitBridge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    app.include_router(search.router)
+    app.include_router(items.router)
+    app.include_router(health.router)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,115 @@
+"""What the running service holds: the encoders and a Weaviate handle, built by one loader."""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import torch
+import weaviate
+from weaviate.collections import Collection
+
+from indexer.store import StoreUnavailable, connect
+from models.encoders import LoadedEncoders, load_encoders
+from service.config import Settings
+
+log = logging.getLogger("service")
+
+RECONNECT_EVERY_S = 2.0  # while Weaviate is down, try to reconnect at most this often
+
+
+class StoreHandle:
+    """The Weaviate client, reconnected lazily if it could not be opened at start-up.
+
+    A client that was open when the server went away recovers by itself (HTTP and gRPC
+    both reconnect); only a failed initial connect needs this.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: weaviate.WeaviateClient | None = None
+        self._collection: Collection | None = None
+        self._lock = threading.Lock()
+        self._next_try = 0.0
+        self._last_error = "not connected yet"
+
+    def open(self) -> None:
+        """Connect now; on failure remember why, so /readyz can say it, and carry on."""
+        with self._lock:
+            self._connect_locked()
+
+    def _connect_locked(self) -> None:
+        self._next_try = time.monotonic() + RECONNECT_EVERY_S
+        try:
+            client = connect(self._settings)
+        except StoreUnavailable as exc:
+            self._last_error = str(exc)
+            log.warning("Weaviate not reachable yet: %s", exc)
+            return
+        self._client = client
+        self._collection = client.collections.get(self._settings.collection)
+
+    @property
+    def client(self) -> weaviate.WeaviateClient:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    if time.monotonic() < self._next_try:
+                        raise StoreUnavailable(self._last_error)
+                    self._connect_locked()
+                    if self._client is None:
+                        raise StoreUnavailable(self._last_error)
+        return self._client
+
+    @property
+    def collection(self) -> Collection:
+        """The collection handle (no network call); raises StoreUnavailable while disconnected."""
+        _ = self.client
+        assert self._collection is not None
+        return self._collection
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client, self._collection = self._client, None, None
+        if client is not None:
+            client.close()
+
+
+@dataclass
+class Resources:
+    """Everything a request needs, created once in the app's lifespan."""
+
+    settings: Settings
+    encoders: LoadedEncoders
+    store: StoreHandle
+    weaviate_version: str | None = None  # cached by /stats on first success
+    _torch_threads: int = field(default=0, repr=False)
+
+    def close(self) -> None:
+        self.store.close()
+        if self._torch_threads:
+            torch.set_num_threads(self._torch_threads)
+
+
+def load_resources(settings: Settings) -> Resources:
+    """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
+    encoders = load_encoders(settings.checkpoint, settings.device)
+    previous_threads = 0
+    if encoders.device.type == "cpu":
+        # One query is a tiny forward pass: intra-op threads only fight the concurrent
+        # requests for the same cores. Parallelism comes from serving requests side by side.
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    store = StoreHandle(settings)
+    store.open()
+    log.info(
+        "loaded model %s on %s; %s",
+        encoders.model_version,
+        encoders.device,
+        "Weaviate connected" if store.connected else "Weaviate not reachable, will retry",
+    )
+    return Resources(settings, encoders, store, _torch_threads=previous_threads)

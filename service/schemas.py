@@ -1,0 +1,151 @@
+"""Pydantic models for every request and response, errors included (they feed /docs)."""
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+Modality = Literal["image", "audio"]
+Target = Literal["auto", "image", "audio", "any"]
+ResolvedTarget = Literal["image", "audio", "any"]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["invalid_media"], description="stable, machine-readable error code")
+    message: str = Field(examples=["broken PNG image: image file is truncated"])
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class QueryInfo(BaseModel):
+    """What the service made of the upload."""
+
+    modality: Modality
+    format: str = Field(examples=["png"], description="format read from the file's magic bytes")
+    predicted_label: int = Field(ge=0, le=9, description="the digit the encoder's classifier head sees")
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class ItemQueryInfo(BaseModel):
+    """The indexed item a /similar search starts from."""
+
+    id: UUID
+    modality: Modality
+    label: int
+
+
+class SearchResult(BaseModel):
+    id: UUID
+    modality: Modality
+    label: int = Field(ge=0, le=9)
+    source: str = Field(examples=["fsdd"])
+    name: str = Field(examples=["7_jackson_3.wav"])
+    speaker: str | None = Field(default=None, examples=["jackson"])
+    distance: float = Field(description="cosine distance, 0 = same direction, 2 = opposite")
+    media_url: str = Field(examples=["/items/0b6c.../media"])
+
+
+class Timings(BaseModel):
+    decode: float = Field(description="bytes -> tensor, ms")
+    embed: float = Field(description="encoder forward pass, ms")
+    search: float = Field(description="Weaviate nearVector query, ms")
+    total: float = Field(description="whole request as seen by the handler, ms")
+
+
+class SearchResponse(BaseModel):
+    query: QueryInfo
+    target: ResolvedTarget
+    k: int
+    offset: int = 0
+    results: list[SearchResult]
+    timings_ms: Timings
+
+
+class SimilarResponse(BaseModel):
+    query: ItemQueryInfo
+    target: ResolvedTarget
+    k: int
+    offset: int = 0
+    results: list[SearchResult]
+    timings_ms: Timings
+
+
+class BatchSlot(BaseModel):
+    """One uploaded file's outcome: a search response or an error, never both."""
+
+    index: int = Field(description="position of the file in the request")
+    filename: str | None = None
+    status: int = Field(description="the HTTP status this file would have got on /search")
+    result: SearchResponse | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResponse(BaseModel):
+    k: int
+    target: Target
+    results: list[BatchSlot]
+    timings_ms: dict[str, float] = Field(description="total, ms")
+
+
+class ItemResponse(BaseModel):
+    id: UUID
+    modality: Modality
+    label: int
+    source: str
+    split: str
+    name: str
+    speaker: str | None = None
+    model_version: str
+    media_url: str
+    similar_url: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, bool] = Field(description="weaviate, collection, model_version, encoders")
+    reasons: list[str] = Field(default_factory=list, description="why the service is not ready")
+
+
+class StatsResponse(BaseModel):
+    model_version: str
+    device: str
+    weaviate_version: str | None
+    collection: str
+    total: int
+    counts: dict[str, dict[int, int]] = Field(description="modality -> label -> number of items")
+    indexed_model_versions: dict[str, int] = Field(description="model_version -> number of items")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries declaring the error model for the given statuses."""
+    descriptions = {
+        400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV)",
+        404: "Unknown item id",
+        413: "Upload larger than MAX_UPLOAD_BYTES",
+        415: "Unsupported file type (the message lists the accepted ones)",
+        422: "Invalid parameters",
+        503: "Weaviate unreachable, timing out, or the index is missing (see Retry-After)",
+    }
+    return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
+
+
+def multipart_body(field: str, many: bool) -> dict[str, Any]:
+    """openapi_extra for handlers that stream their multipart body themselves."""
+    binary = {"type": "string", "format": "binary"}
+    schema = {"type": "array", "items": binary} if many else binary
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": [field], "properties": {field: schema}}
+                }
+            },
+        }
+    }

