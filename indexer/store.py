@@ -167,9 +167,9 @@ def _connect_url(settings: WeaviateSettings) -> weaviate.WeaviateClient:
     )
 
 
-def embedded_binary(version: str = WEAVIATE_VERSION) -> Path:
+def embedded_binary(version: str | None = None) -> Path:
     """The file weaviate-client's embedded mode runs for this version (see scripts/build_weaviate.sh)."""
-    tag = f"v{version}"
+    tag = f"v{version or WEAVIATE_VERSION}"
     cache = EmbeddedOptions().binary_path  # honours XDG_CACHE_HOME like the client does
     return Path(cache) / f"weaviate-{tag}-{hashlib.sha256(tag.encode()).hexdigest()}"
 
@@ -300,6 +300,9 @@ def _start_server(settings: WeaviateSettings, data_dir: Path) -> None:
                 "LOG_LEVEL": "error",
                 # One node: elect itself leader after ~1 s instead of the cluster default of ~5 s.
                 "RAFT_TIMEOUTS_MULTIPLIER": "1",
+                # The client sets PROFILING_PORT, but this server reads GO_PROFILING_PORT and would
+                # otherwise open a pprof endpoint on :6060 of every interface.
+                "GO_PROFILING_DISABLE": "true",
                 "PERSISTENCE_DATA_PATH": str(data_dir),
                 # Keep cluster traffic on loopback: otherwise Weaviate advertises the first
                 # interface address, which may be IPv6 and then fails to start ("too many colons").
@@ -376,7 +379,12 @@ def create_collection(client: weaviate.WeaviateClient, settings: WeaviateSetting
         settings.collection,
         description="DigitBridge: MNIST images and FSDD recordings in one embedding space",
         vector_config=Configure.Vectors.self_provided(
-            vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
+            vector_index_config=Configure.VectorIndex.hnsw(
+                distance_metric=VectorDistances.COSINE,
+                # Exact vectors: 10k x 128 floats are small, and servers that quantize by default
+                # (DEFAULT_QUANTIZATION, e.g. managed instances) would blur near-duplicates.
+                quantizer=Configure.VectorIndex.Quantizer.none(),
+            ),
         ),
         properties=[
             text("modality", filterable=True),

@@ -115,14 +115,27 @@ def _seed(name: str) -> int:
 def _espeak_version() -> str:
     exe = shutil.which("espeak-ng")
     if exe is None:
-        raise RuntimeError("espeak-ng is not installed; the OOD speech set needs it (apt-get install espeak-ng)")
+        raise RuntimeError(
+            "espeak-ng is not installed; the OOD speech set needs it (apt-get install espeak-ng)"
+        )
     return subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def _espeak(word: str, voice: Voice, workdir: Path) -> tuple[np.ndarray, int]:
     """Speak one word; returns mono float32 samples in [-1, 1] and espeak's rate."""
     out = workdir / "say.wav"
-    cmd = ["espeak-ng", "-v", voice.voice, "-p", str(voice.pitch), "-s", str(voice.speed), "-w", str(out), word]
+    cmd = [
+        "espeak-ng",
+        "-v",
+        voice.voice,
+        "-p",
+        str(voice.pitch),
+        "-s",
+        str(voice.speed),
+        "-w",
+        str(out),
+        word,
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     with wave.open(str(out), "rb") as reader:
         rate, width = reader.getframerate(), reader.getsampwidth()
@@ -149,7 +162,9 @@ def _wav_bytes(samples: np.ndarray, rate: int, encoding: str) -> bytes:
         # 24-bit is usually written as WAVE_FORMAT_EXTENSIBLE with the PCM sub-format GUID
         guid = struct.pack("<IHH", 1, 0x0000, 0x0010) + bytes([0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71])
         mask = 0x4 if channels == 1 else 0x3
-        fmt = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * 3, channels * 3, 24, 22, 24, mask)
+        fmt = struct.pack(
+            "<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * 3, channels * 3, 24, 22, 24, mask
+        )
         fmt += guid
     elif encoding == "float32":
         body = interleaved.astype("<f4").tobytes()
@@ -157,7 +172,9 @@ def _wav_bytes(samples: np.ndarray, rate: int, encoding: str) -> bytes:
         extra = b"fact" + struct.pack("<II", 4, frames)  # float WAVs carry a fact chunk
     else:
         raise ValueError(f"unknown encoding {encoding!r}")
-    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra + b"data" + struct.pack("<I", len(body)) + body
+    chunks = (
+        b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra + b"data" + struct.pack("<I", len(body)) + body
+    )
     if len(body) % 2:
         chunks += b"\x00"
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
@@ -200,7 +217,9 @@ def speech_cache_key(voices: Sequence[Voice] = VOICES, uploads: Sequence[AudioUp
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def generate_speech(voices: Sequence[Voice] = VOICES, uploads: Sequence[AudioUpload] = UPLOADS) -> list[OodAudio]:
+def generate_speech(
+    voices: Sequence[Voice] = VOICES, uploads: Sequence[AudioUpload] = UPLOADS
+) -> list[OodAudio]:
     """Generate every (voice, upload, digit) clip without touching any cache."""
     clips: list[OodAudio] = []
     with tempfile.TemporaryDirectory(prefix="digitbridge-ood-") as tmp:
@@ -297,10 +316,12 @@ def _glyph_mask(font_path: Path, digit: int, height: int, stroke: int = 0) -> Im
     """An 'L' mask (255 = ink), cropped tight, whose glyph is about `height` pixels tall."""
     font = ImageFont.truetype(str(font_path), size=int(height * 1.4))
     text = str(digit)
-    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
+    left, top, right, bottom = (int(v) for v in font.getbbox(text, stroke_width=stroke))
     pad = 4 + stroke
     mask = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
-    ImageDraw.Draw(mask).text((pad - left, pad - top), text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(mask).text(
+        (pad - left, pad - top), text, font=font, fill=255, stroke_width=stroke, stroke_fill=255
+    )
     box = mask.getbbox() or (0, 0, mask.width, mask.height)
     mask = mask.crop(box)
     scale = height / mask.height
@@ -323,7 +344,8 @@ def _paper(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, str
     alpha = np.zeros((h, w), np.float32)
     alpha[y : y + mask.height, x : x + mask.width] = np.asarray(mask, np.float32) / 255
     rgb = 255 * (1 - alpha[..., None]) + ink * alpha[..., None]
-    return _png(Image.fromarray(rgb.round().astype(np.uint8), "RGB")), f"{w}x{h} RGB PNG, ink {ink.astype(int).tolist()}"
+    image = Image.fromarray(rgb.round().astype(np.uint8), "RGB")
+    return _png(image), f"{w}x{h} RGB PNG, ink {ink.astype(int).tolist()}"
 
 
 def _canvas(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, str]:
@@ -389,7 +411,9 @@ _RENDERERS: dict[str, Callable[[Path, int, np.random.Generator], tuple[bytes, st
 }
 
 
-def rendered_digits(fonts: Sequence[Path] | None = None, styles: Sequence[str] = IMAGE_STYLES) -> list[OodImage]:
+def rendered_digits(
+    fonts: Sequence[Path] | None = None, styles: Sequence[str] = IMAGE_STYLES
+) -> list[OodImage]:
     """Digits 0-9 in every installed font of FONT_FILES and every style (deterministic)."""
     images: list[OodImage] = []
     for font in fonts or installed_fonts():
@@ -411,7 +435,9 @@ def _precision(sims: np.ndarray, query_labels: np.ndarray, gallery_labels: np.nd
 
 
 def _embed_all(encoders: Any, modality: str, tensors: list[torch.Tensor], batch: int = 256) -> np.ndarray:
-    parts = [encoders.embed(modality, torch.stack(tensors[i : i + batch])) for i in range(0, len(tensors), batch)]
+    parts = [
+        encoders.embed(modality, torch.stack(tensors[i : i + batch])) for i in range(0, len(tensors), batch)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, encoders.config.embed_dim), np.float32)
 
 
@@ -465,7 +491,8 @@ def _evaluate_queries(
             prepared = prepare(q.bytes, encoders.config)
         except MediaError as exc:
             refused.append({"name": q.name, "code": exc.code, "message": exc.message})
-            rows.append({"q": q, "rejected": 1, "cross_p@1": 0.0, "cross_p@10": 0.0, "same_p@10": 0.0, "classify_ok": 0})
+            zero = {"cross_p@1": 0.0, "cross_p@10": 0.0, "same_p@10": 0.0, "classify_ok": 0}
+            rows.append({"q": q, "rejected": 1, **zero})
             continue
         if prepared.modality != modality:
             raise AssertionError(f"{q.name} was sniffed as {prepared.modality}, expected {modality}")
@@ -528,7 +555,11 @@ def evaluate_ood(
         "generator_version": GENERATOR_VERSION,
         "galleries": {m: int(len(lab)) for m, (_, lab) in galleries.items()},
         "audio_to_image": _evaluate_queries(
-            encoders, "audio", speech, galleries, {"voice_group": lambda q: q.group, "upload": lambda q: q.style}
+            encoders,
+            "audio",
+            speech,
+            galleries,
+            {"voice_group": lambda q: q.group, "upload": lambda q: q.style},
         ),
         "image_to_audio": _evaluate_queries(
             encoders, "image", digits, galleries, {"style": lambda q: q.style, "font": lambda q: q.font}
@@ -536,7 +567,9 @@ def evaluate_ood(
     }
 
 
-def normalised_grid(images: Sequence[OodImage], config: EncoderConfig, columns: int = 10, scale: int = 4) -> Image.Image:
+def normalised_grid(
+    images: Sequence[OodImage], config: EncoderConfig, columns: int = 10, scale: int = 4
+) -> Image.Image:
     """What the encoder sees: each image's normalised 28x28, upscaled, in a grid (for eyeballing)."""
     from models.preprocess import _to_grey, decode_image, sniff
 
@@ -546,18 +579,28 @@ def normalised_grid(images: Sequence[OodImage], config: EncoderConfig, columns: 
     for i, item in enumerate(images):
         _, fmt = sniff(item.bytes)
         norm = normalise_digit(_to_grey(decode_image(item.bytes, fmt, config.image)), config.image)
-        tile = Image.fromarray((norm * 255).astype(np.uint8), "L").resize((cell, cell), Image.Resampling.NEAREST)
+        tile = Image.fromarray((norm * 255).astype(np.uint8), "L").resize(
+            (cell, cell), Image.Resampling.NEAREST
+        )
         grid.paste(tile, ((i % columns) * (cell + 2), (i // columns) * (cell + 2)))
     return grid
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Out-of-distribution evaluation of the DigitBridge encoders")
-    parser.add_argument("--checkpoint", default=os.environ.get("CHECKPOINT", "models/checkpoints/digitbridge.pt"))
+    parser.add_argument(
+        "--checkpoint", default=os.environ.get("CHECKPOINT", "models/checkpoints/digitbridge.pt")
+    )
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", "../shared/data"))
     parser.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
-    parser.add_argument("--cache-dir", default=None, help="where generated speech is cached (default ~/.cache/digitbridge/ood)")
-    parser.add_argument("--json", dest="json_path", default=None, help="write the report here (default: stdout)")
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="where generated speech is cached (default ~/.cache/digitbridge/ood)",
+    )
+    parser.add_argument(
+        "--json", dest="json_path", default=None, help="write the report here (default: stdout)"
+    )
     parser.add_argument("--grid", default=None, help="also write a PNG grid of the normalised OOD images")
     args = parser.parse_args(argv)
 
@@ -567,7 +610,9 @@ def main(argv: list[str] | None = None) -> int:
     digits = rendered_digits()
     if args.grid:
         normalised_grid(digits, encoders.config).save(args.grid)
-    report = evaluate_ood(encoders, Path(args.data_dir), Path(args.cache_dir) if args.cache_dir else None, digits=digits)
+    report = evaluate_ood(
+        encoders, Path(args.data_dir), Path(args.cache_dir) if args.cache_dir else None, digits=digits
+    )
     text = json.dumps(report, indent=2)
     if args.json_path:
         Path(args.json_path).write_text(text + "\n")

@@ -1,14 +1,15 @@
 """Run docker-compose.cluster.yml's three Weaviate nodes as local processes (no Docker).
 
-Each node gets exactly the environment the compose file gives it, with what only differs
-because the nodes share one host instead of having one network namespace each:
-- every port (gossip, data, Raft, Raft RPC) is mapped to a free loopback port, the same
-  mapping everywhere it appears (RAFT_JOIN, CLUSTER_JOIN), and HTTP / gRPC / profiling
-  ports, which the containers all have at the defaults, get a free port per node;
-- CLUSTER_JOIN's host (the seed's service name) becomes 127.0.0.1, CLUSTER_IN_LOCALHOST=true,
-  and the nodes bind and advertise 127.0.0.1 (CLUSTER_BIND_ADDR / CLUSTER_ADVERTISE_ADDR; in a
-  container memberlist finds the container's private IPv4 by itself, on a host it may pick
-  any address);
+Each node gets exactly the environment the compose file gives it, except what differs
+only because the nodes share one host instead of having a network namespace each:
+- ports: each node gets free loopback ports for gossip and data (data = gossip + 1, as in
+  the compose file), Raft, Raft RPC, HTTP, gRPC and profiling; RAFT_JOIN keeps the compose
+  file's voter names with each node's local Raft port;
+- CLUSTER_IN_LOCALHOST=true, Weaviate's switch for nodes sharing a host: a peer's Raft RPC
+  is then its Raft port + 1 instead of the shared RAFT_INTERNAL_RPC_PORT;
+- CLUSTER_JOIN's host (the seed's service name) becomes 127.0.0.1, and the nodes bind and
+  advertise 127.0.0.1 (CLUSTER_BIND_ADDR / CLUSTER_ADVERTISE_ADDR: in a container memberlist
+  finds the container's private IPv4 itself; on a host it may pick any address);
 - PERSISTENCE_DATA_PATH is a folder per node under a temporary directory.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -33,16 +33,27 @@ from indexer.store import embedded_binary
 from .specs import container_env, load_compose
 
 COMPOSE_FILE = "docker-compose.cluster.yml"
-PORT_VARS = ("CLUSTER_GOSSIP_BIND_PORT", "CLUSTER_DATA_BIND_PORT", "RAFT_PORT", "RAFT_INTERNAL_RPC_PORT")
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct ports free on loopback right now (sockets held until all are chosen)."""
+def free_ports(pairs: int, singles: int) -> tuple[list[int], list[int]]:
+    """Free loopback ports, all distinct: `pairs` ports p whose p+1 is free too, and `singles`.
+
+    Every socket stays bound until all are chosen, so no two answers collide.
+    """
     with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
+
+        def bind(port: int = 0) -> int:
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", port))
+            return s.getsockname()[1]
+
+        firsts: list[int] = []
+        while len(firsts) < pairs:
+            port = bind()
+            with contextlib.suppress(OSError):
+                bind(port + 1)
+                firsts.append(port)
+        return firsts, [bind() for _ in range(singles)]
 
 
 def compose_nodes(api_key: str) -> dict[str, dict[str, str]]:
@@ -87,20 +98,25 @@ class LocalCluster:
 
     def __post_init__(self) -> None:
         specs = compose_nodes(self.api_key)
-        compose_ports = sorted({int(env[v]) for env in specs.values() for v in PORT_VARS})
-        mapping = dict(zip(compose_ports, free_ports(len(compose_ports)), strict=True))
-        extra = iter(free_ports(3 * len(specs)))
-
-        def remap(text: str) -> str:  # "node2:8302,..." / "weaviate-node-1:7100" / "7102"
-            return re.sub(r"\b(\d{4,5})\b", lambda m: str(mapping.get(int(m[1]), m[1])), text)
-
+        pairs, singles = free_ports(pairs=2 * len(specs), singles=3 * len(specs))
+        gossip = iter(pairs[: len(specs)])  # data = gossip + 1
+        raft = iter(pairs[len(specs) :])  # local Raft RPC = Raft + 1
+        single = iter(singles)
+        local_raft = {env["CLUSTER_HOSTNAME"]: next(raft) for env in specs.values()}
+        seed_gossip: int | None = None
         for service, compose_env in specs.items():
-            env = {k: remap(v) if k.endswith("_PORT") or k.endswith("JOIN") else v for k, v in compose_env.items()}
-            if "CLUSTER_JOIN" in env:
-                _, port = env["CLUSTER_JOIN"].rsplit(":", 1)
-                env["CLUSTER_JOIN"] = f"127.0.0.1:{port}"
-            http_port, grpc_port, profiling_port = next(extra), next(extra), next(extra)
+            env = dict(compose_env)
+            name = env["CLUSTER_HOSTNAME"]
+            g = next(gossip)
+            seed_gossip = seed_gossip or g  # the first node is the seed (no CLUSTER_JOIN)
+            voters = [v.split(":")[0] for v in env["RAFT_JOIN"].split(",")]
+            http_port, grpc_port, profiling_port = next(single), next(single), next(single)
             env.update(
+                CLUSTER_GOSSIP_BIND_PORT=str(g),
+                CLUSTER_DATA_BIND_PORT=str(g + 1),
+                RAFT_PORT=str(local_raft[name]),
+                RAFT_INTERNAL_RPC_PORT=str(local_raft[name] + 1),
+                RAFT_JOIN=",".join(f"{v}:{local_raft[v]}" for v in voters),
                 CLUSTER_IN_LOCALHOST="true",
                 CLUSTER_BIND_ADDR="127.0.0.1",
                 CLUSTER_ADVERTISE_ADDR="127.0.0.1",
@@ -108,9 +124,9 @@ class LocalCluster:
                 GRPC_PORT=str(grpc_port),
                 GO_PROFILING_PORT=str(profiling_port),
             )
-            self.nodes.append(
-                Node(service, env["CLUSTER_HOSTNAME"], env, http_port, grpc_port, self.workdir / f"{service}.log")
-            )
+            if "CLUSTER_JOIN" in env:
+                env["CLUSTER_JOIN"] = f"127.0.0.1:{seed_gossip}"
+            self.nodes.append(Node(service, name, env, http_port, grpc_port, self.workdir / f"{service}.log"))
 
     # ------------------------------------------------------------ lifecycle
 

@@ -137,7 +137,9 @@ def test_rendered_digits_are_deterministic(digits: list[ood.OodImage]) -> None:
 
 
 @pytest.mark.slow
-def test_evaluate_ood_report_shape(tmp_path: Path, speech: list[ood.OodAudio], digits: list[ood.OodImage]) -> None:
+def test_evaluate_ood_report_shape(
+    tmp_path: Path, speech: list[ood.OodAudio], digits: list[ood.OodImage]
+) -> None:
     """The evaluation runs end to end on a real (untrained) model and real galleries."""
     from models.encoders import DigitEncoders, load_encoders, save_checkpoint
 

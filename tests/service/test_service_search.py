@@ -61,8 +61,12 @@ def test_target_any_merges_both_modalities_by_distance(client: TestClient, media
             per_modality += search(client, query, target=target, k=100).json()["results"]
         r = search(client, query, target="any", k=100)
         assert r.status_code == 200 and r.json()["target"] == "any"
-        expected = sorted(per_modality, key=lambda h: (h["distance"], h["id"]))[:100]
-        assert [h["id"] for h in r.json()["results"]] == [h["id"] for h in expected]
+        got = r.json()["results"]
+        expected = sorted(per_modality, key=lambda h: h["distance"])[:100]
+        # (distances are rounded in responses, so equal-looking ties may come in either order)
+        assert [h["distance"] for h in got] == [h["distance"] for h in expected]
+        cut = expected[-1]["distance"]
+        assert {h["id"] for h in got if h["distance"] < cut} == {h["id"] for h in expected if h["distance"] < cut}
 
 
 def test_same_modality_search_finds_the_indexed_query_itself_first(client: TestClient, media: Media) -> None:

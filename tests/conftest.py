@@ -1,0 +1,68 @@
+"""Session-wide fixtures: one real Weaviate server per test session.
+
+* `weaviate_settings` (session): a `store.WeaviateSettings` for an embedded Weaviate started
+  through the project's own embedded path (`store.connect`, the binary `make weaviate` builds)
+  on free ports, with a throw-away data folder, DATA_DIR from the environment (default
+  ../shared/data) and device cpu. Build other settings from it with
+  `weaviate_settings.model_copy(update={...})` or `Settings(**weaviate_settings.model_dump())`;
+  use your own `collection` name per test module so tests do not see each other's objects.
+* `weaviate_client` (session): an open client to that server. Holding it keeps the server up
+  for the whole session; closing it at the end (last user) stops the server.
+* `untrained_checkpoint` (session): a checkpoint of the real encoder architecture with
+  random weights (seed 0), for tests of plumbing that must not wait for training.
+
+Any other process started with `tests.weaviate_server.env_for(settings)` shares the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import weaviate
+
+from indexer import store
+from tests.weaviate_server import embedded_settings, wait_closed
+
+
+@pytest.fixture(scope="session")
+def _weaviate_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[store.WeaviateSettings, weaviate.WeaviateClient]]:
+    settings = embedded_settings(tmp_path_factory.mktemp("weaviate"))
+    client = store.connect(settings)
+    yield settings, client
+    client.close()
+    assert wait_closed(settings.weaviate_port), "the test Weaviate server did not stop"
+
+
+@pytest.fixture(scope="session")
+def weaviate_settings(
+    _weaviate_session: tuple[store.WeaviateSettings, weaviate.WeaviateClient],
+) -> store.WeaviateSettings:
+    return _weaviate_session[0]
+
+
+@pytest.fixture(scope="session")
+def weaviate_client(
+    _weaviate_session: tuple[store.WeaviateSettings, weaviate.WeaviateClient],
+) -> weaviate.WeaviateClient:
+    return _weaviate_session[1]
+
+
+def make_checkpoint(path: Path, seed: int) -> Path:
+    """Random-weight checkpoint of the real architecture (its model version differs per seed)."""
+    import torch
+
+    from models.config import EncoderConfig
+    from models.encoders import DigitEncoders, save_checkpoint
+
+    torch.manual_seed(seed)
+    save_checkpoint(DigitEncoders(EncoderConfig()), path, {"note": f"untrained, seed {seed}, for tests"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("checkpoints") / "untrained-0.pt", seed=0)

@@ -1,0 +1,117 @@
+"""Readiness and errors follow Weaviate going away and coming back (a throwaway server)."""
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer import store
+from service.main import create_app
+from tests.service.conftest import Media, build_index, free_port, settings_for
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> float:
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < seconds, f"timed out after {seconds}s waiting for {what}"
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+class Throwaway:
+    """An embedded Weaviate of our own on free ports, that the test can stop and restart."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.settings = store.WeaviateSettings(
+            weaviate_port=free_port(), weaviate_grpc_port=free_port(), weaviate_data_dir=data_dir
+        )
+        self.holders: list = []
+
+    def start(self) -> None:
+        self.holders.append(store.connect(self.settings))  # starts the server (ports are free)
+
+    def pid(self) -> int:
+        return int((self.settings.weaviate_data_dir / ".server.pid").read_text())
+
+    def kill(self) -> None:
+        pid = self.pid()
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)  # it is our child: reap it
+
+    def close(self) -> None:
+        for holder in self.holders:
+            holder.close()  # the last one stops the server
+
+
+@pytest.fixture
+def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
+    server = Throwaway(tmp_path / "weaviate")
+    yield server
+    server.close()
+
+
+@pytest.mark.slow
+def test_readiness_and_503_follow_weaviate(throwaway: Throwaway, service_checkpoint: Path, media: Media) -> None:
+    url = f"http://127.0.0.1:{throwaway.settings.weaviate_port}"
+    settings = settings_for(
+        throwaway.settings,
+        weaviate_url=url,
+        weaviate_timeout_s=2.0,
+        collection="Outage",
+        checkpoint=service_checkpoint,
+        device="cpu",
+    )
+    upload = {"file": ("a.png", media.pngs[0])}
+    with TestClient(create_app(settings)) as c:
+        # 1. The service starts although Weaviate is not there yet: alive, not ready, 503s.
+        assert c.get("/healthz").status_code == 200
+        r = c.get("/readyz")
+        assert r.status_code == 503 and not r.json()["checks"]["weaviate"]
+        assert "unreachable" in r.json()["reasons"][0] or "Weaviate" in r.json()["reasons"][0]
+        r = c.post("/search", files=upload)
+        assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
+        assert r.json()["error"]["code"] == "weaviate_unavailable"
+
+        # 2. Weaviate comes up but holds no index: still 503, with that reason.
+        throwaway.start()
+        wait_for(lambda: c.get("/readyz").json()["checks"]["weaviate"], 30, "the service to reconnect")
+        r = c.get("/readyz")
+        assert r.status_code == 503 and "does not exist" in " ".join(r.json()["reasons"])
+        assert c.post("/search", files=upload).status_code == 503
+
+        # 3. Indexed: ready, searches work.
+        build_index(settings, "Outage", service_checkpoint, limit=30)
+        assert c.get("/readyz").status_code == 200
+        assert c.post("/search", files=upload).status_code == 200
+
+        # 4. Weaviate stops: 503 quickly, never a hang or a 500.
+        throwaway.kill()
+        took = wait_for(lambda: c.get("/readyz").status_code == 503, 20, "readyz to notice the outage")
+        assert took < 20
+        start = time.monotonic()
+        r = c.post("/search", files=upload)
+        assert r.status_code == 503 and r.headers["retry-after"], r.text
+        assert time.monotonic() - start < 15
+        assert c.get("/healthz").status_code == 200
+
+        # 5. It comes back (same data): ready again without restarting the service.
+        throwaway.start()
+        wait_for(lambda: c.get("/readyz").status_code == 200, 60, "readyz to recover")
+        wait_for(lambda: c.post("/search", files=upload).status_code == 200, 60, "search to recover")
+
+        # 6. It hangs (SIGSTOP): requests end in a bounded time with 503, then recover.
+        pid = throwaway.pid()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            r = c.post("/search", files=upload)
+            assert r.status_code == 503, r.text
+            assert time.monotonic() - start < 30
+            assert c.get("/readyz").status_code == 503
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: c.post("/search", files=upload).status_code == 200, 60, "search to recover after SIGCONT")
