@@ -13,6 +13,7 @@ import sys
 
 from indexer.pipeline import IndexerSettings, Report, run
 from indexer.store import StoreUnavailable
+from models.data import DataUnavailableError
 
 
 def parse_args(argv: list[str] | None) -> IndexerSettings:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreUnavailable as exc:
         print(f"indexer: Weaviate unavailable: {exc}", file=sys.stderr)  # noqa: T201
         return 2
-    except (FileNotFoundError, ValueError) as exc:  # missing checkpoint/data, bad settings
+    except (FileNotFoundError, ValueError, DataUnavailableError) as exc:  # checkpoint, data, settings
         print(f"indexer: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     print(summary(report))  # noqa: T201

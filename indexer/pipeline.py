@@ -20,14 +20,14 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from tqdm import tqdm
 from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
@@ -39,14 +39,15 @@ if TYPE_CHECKING:
     from models.encoders import LoadedEncoders
 
 SOURCES = ("mnist", "fsdd")
+Obj = DataObject[Mapping[str, Any], None]  # what insert_many takes
 
 
 class IndexerSettings(store.WeaviateSettings):
     """Indexer options; each is also an env var (BATCH_SIZE, INDEX_SOURCES, INDEX_LIMIT, RECREATE)."""
 
-    batch_size: int = 256
+    batch_size: int = Field(default=256, ge=1, le=10_000)
     index_sources: str = "mnist,fsdd"
-    index_limit: int | None = None  # at most this many items per source (quick runs)
+    index_limit: int | None = Field(default=None, ge=0)  # at most this many items per source (quick runs)
     recreate: bool = False
 
     @field_validator("index_sources")
@@ -134,7 +135,7 @@ class Report:
 def stored_versions(collection: Collection) -> dict[str, str]:
     """uuid -> model_version of every stored object (cursor over ids + one short property)."""
     return {
-        str(o.uuid): o.properties.get("model_version", "")
+        str(o.uuid): str(o.properties.get("model_version", ""))
         for o in collection.iterator(return_properties=["model_version"], cache_size=2000)
     }
 
@@ -150,7 +151,7 @@ def run(settings: IndexerSettings, *, progress: bool = True) -> Report:
         r for source in settings.sources for r in READERS[source](settings.data_dir, settings.index_limit)
     ]
     report.total = len(records)
-    report.seconds["read"] = time.perf_counter() - t0
+    report.seconds["read"] = time.perf_counter() - t0  # checkpoint + data sets (+ PNG encoding)
 
     client = store.connect(settings)
     try:
@@ -197,7 +198,7 @@ def _batches(records: Sequence[Record], size: int) -> Iterator[list[Record]]:
 
 def _embed_batch(
     encoders: LoadedEncoders, batch: Sequence[Record], report: Report
-) -> list[tuple[Record, DataObject]]:
+) -> list[tuple[Record, Obj]]:
     """prepare (the upload path) + embed; returns the objects to write, records media failures."""
     from models.errors import MediaError
     from models.preprocess import prepare
@@ -221,7 +222,7 @@ def _embed_batch(
     return [
         (
             r,
-            DataObject(
+            Obj(
                 uuid=r.uuid,
                 vector=v.tolist(),
                 properties={
@@ -240,9 +241,7 @@ def _embed_batch(
     ]
 
 
-def _write_batch(
-    collection: Collection, objects: Sequence[tuple[Record, DataObject]], report: Report
-) -> None:
+def _write_batch(collection: Collection, objects: Sequence[tuple[Record, Obj]], report: Report) -> None:
     """One batch request; every object it rejects is recorded as a failure."""
     if not objects:
         return

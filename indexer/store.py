@@ -35,6 +35,11 @@ one file per open client, guarded by an ``flock``):
   terminal also stops it (gracefully, Weaviate handles SIGINT); the others then get
   ``StoreUnavailable`` until the next user starts it again.
 
+Security: HTTP listens on 127.0.0.1 only, but Weaviate 1.35 binds its gRPC port on every
+interface, so the embedded server requires an API key: ``WEAVIATE_API_KEY`` when set,
+otherwise a random key created once in ``<data dir>/.api-key`` (mode 0600) that every local
+user reads. Go profiling (pprof on :6060) is switched off.
+
 Every network step has a bounded timeout; an unreachable server raises ``StoreUnavailable``
 with a message naming the setting to fix, never a hang.
 """
@@ -45,6 +50,7 @@ import base64
 import fcntl
 import hashlib
 import os
+import secrets
 import signal
 import socket
 import time
@@ -235,6 +241,7 @@ def _connect_embedded(settings: WeaviateSettings) -> weaviate.WeaviateClient:
     client = _SharedEmbeddedClient(
         connection_params=ConnectionParams.from_params("127.0.0.1", http, False, "127.0.0.1", grpc, False),
         additional_config=_timeouts(settings),
+        auth_client_secret=Auth.api_key(_local_key(settings, data_dir)),
     )
     client._lease, client._settings = lease, settings
     try:
@@ -272,6 +279,18 @@ class _EmbeddedServer(EmbeddedV4):
             time.sleep(0.05)
 
 
+def _local_key(settings: WeaviateSettings, data_dir: Path) -> str:
+    """WEAVIATE_API_KEY, or a random key kept (mode 0600) next to the data of the embedded server."""
+    if settings.weaviate_api_key is not None:
+        return settings.weaviate_api_key.get_secret_value()
+    path = data_dir / ".api-key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def _start_server(settings: WeaviateSettings, data_dir: Path) -> None:
     binary = embedded_binary()
     if not binary.exists():
@@ -304,6 +323,12 @@ def _start_server(settings: WeaviateSettings, data_dir: Path) -> None:
                 # otherwise open a pprof endpoint on :6060 of every interface.
                 "GO_PROFILING_DISABLE": "true",
                 "PERSISTENCE_DATA_PATH": str(data_dir),
+                # The gRPC port listens on every interface (not configurable in this version),
+                # so require a key instead of the embedded default of anonymous access.
+                "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
+                "AUTHENTICATION_APIKEY_ENABLED": "true",
+                "AUTHENTICATION_APIKEY_ALLOWED_KEYS": _local_key(settings, data_dir),
+                "AUTHENTICATION_APIKEY_USERS": "digitbridge",
                 # Keep cluster traffic on loopback: otherwise Weaviate advertises the first
                 # interface address, which may be IPv6 and then fails to start ("too many colons").
                 "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
@@ -433,10 +458,12 @@ def search(
 ) -> list[Hit]:
     """Nearest neighbours of `vector`, optionally only of one modality, in a stable order.
 
-    Paging is stable: we fetch the first offset+limit (+ a few) results, order them by
-    (distance, id) so that ties never swap between pages, and slice. Filtered searches on a
-    collection this size are exact anyway (Weaviate brute-forces filters below its
-    flatSearchCutoff of 40,000 matches), so page n is always the continuation of page n-1.
+    Exact and stably paged at this index size: every query carries a modality filter (for
+    "any" one that matches both), and Weaviate answers filtered queries matching fewer than
+    its flatSearchCutoff (40,000) objects by brute force instead of the approximate HNSW walk,
+    whose candidates would change with the requested limit. We fetch the first
+    offset+limit (+ a few) results, order them by (distance, id) so that ties never swap
+    between pages, and slice: page n is always the continuation of page n-1.
     """
     slack = 8  # ties straddling the page end are ordered by id, not by arrival
     try:
@@ -444,13 +471,17 @@ def search(
             near_vector=list(map(float, vector)),
             limit=offset + limit + slack,
             distance=max_distance,
-            filters=Filter.by_property("modality").equal(target) if target else None,
+            filters=(
+                Filter.by_property("modality").equal(target)
+                if target
+                else Filter.by_property("modality").contains_any(["image", "audio"])
+            ),
             return_properties=METADATA_PROPERTIES,
             return_metadata=MetadataQuery(distance=True),
         )
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"search failed: {exc}") from exc
-    hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance)) for o in res.objects]
+    hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in res.objects]
     hits.sort(key=lambda h: (h.distance, h.id))
     return hits[offset : offset + limit]
 
@@ -497,7 +528,7 @@ def counts(collection: Collection) -> dict[str, dict[int, int]]:
                 group_by=GroupByAggregate(prop="label"),
                 total_count=True,
             )
-            per_label = {int(g.grouped_by.value): int(g.total_count or 0) for g in res.groups}
+            per_label = {int(float(str(g.grouped_by.value))): int(g.total_count or 0) for g in res.groups}
             if per_label:
                 out[modality] = dict(sorted(per_label.items()))
     except WeaviateBaseError as exc:

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torchaudio
+from torch.nn import functional as F
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from models.config import AudioParams, EncoderConfig, ImageParams
@@ -105,13 +106,29 @@ def _to_grey(image: Image.Image) -> np.ndarray:
     return alpha * grey + (1.0 - alpha) * background
 
 
+def _flatten_background(grey: np.ndarray) -> np.ndarray:
+    """Subtract uneven lighting (phone photos: ramps, vignettes) with a morphological
+    top-hat. Only when the border is visibly uneven: on a uniform background (scans,
+    canvases, MNIST) it would hollow out strokes wider than the kernel."""
+    h, w = grey.shape
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if min(h, w) < 64 or np.percentile(border, 95) - np.percentile(border, 5) < 0.08:
+        return grey
+    k = max(3, min(h, w) // 10) | 1  # odd kernel, wider than a pen stroke in a photo
+    t = torch.from_numpy(grey)[None, None]
+    opened = F.max_pool2d(-F.max_pool2d(-t, k, 1, k // 2), k, 1, k // 2)  # erosion then dilation
+    background = F.avg_pool2d(opened, k, 1, k // 2, count_include_pad=False)
+    return (t - background).clamp(min=0.0)[0, 0].numpy()
+
+
 def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
     """Any greyscale digit picture -> MNIST-style 28x28 float32 in [0, 1]."""
     grey = grey.astype(np.float32)
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if np.median(border) > 0.5:  # dark ink on light paper: make the ink light
         grey = 1.0 - grey
-    ink = np.clip(grey - np.median(grey), 0.0, None)  # remove paper tone / uneven light
+    grey = _flatten_background(grey)
+    ink = np.clip(grey - np.median(grey), 0.0, None)  # remove the paper's tone
     peak = float(np.percentile(ink, 99.9))
     if peak < 0.05:
         raise CorruptMediaError("the image is blank: no digit could be found", "blank_image")
@@ -163,6 +180,9 @@ def to_model_rate(wave: torch.Tensor, rate: int, params: AudioParams) -> torch.T
 
 def trim_silence(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
     """Cut leading and trailing frames quieter than the loudest frame by silence_db."""
+    if wave.numel() > 0:
+        # DC offsets and mains hum (cheap microphones) would read as sound: remove them first.
+        wave = torchaudio.functional.highpass_biquad(wave - wave.mean(), params.sample_rate, 80.0)
     if wave.numel() == 0 or float(wave.abs().max()) < params.silence_floor:
         raise CorruptMediaError("the recording is silent: no speech was found", "silent_audio")
     frame, hop = params.sample_rate // 50, params.sample_rate // 100  # 20 ms frames, 10 ms hop

@@ -223,7 +223,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
         "wall_seconds": round(wall, 1),
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"{'cuda' if torch.cuda.is_available() else 'cpu'}",
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     version = save_checkpoint(model, args.out, meta)
     args.plots.mkdir(parents=True, exist_ok=True)

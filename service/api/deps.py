@@ -7,12 +7,10 @@ would cost a threadpool hop per request.
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
-from weaviate.collections import Collection
 
 from models.encoders import LoadedEncoders
 from service.config import Settings
-from service.resources import Resources
+from service.resources import Resources, StoreHandle
 
 
 async def get_resources(request: Request) -> Resources:
@@ -30,13 +28,10 @@ async def get_encoders(resources: ResourcesDep) -> LoadedEncoders:
     return resources.encoders
 
 
-async def get_collection(resources: ResourcesDep) -> Collection:
-    store = resources.store
-    if store.connected:
-        return store.collection
-    return await run_in_threadpool(lambda: store.collection)  # may reconnect: blocking
+async def get_store(resources: ResourcesDep) -> StoreHandle:
+    return resources.store
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
-CollectionDep = Annotated[Collection, Depends(get_collection)]
+StoreDep = Annotated[StoreHandle, Depends(get_store)]

@@ -56,9 +56,9 @@ def free_ports(pairs: int, singles: int) -> tuple[list[int], list[int]]:
         return firsts, [bind() for _ in range(singles)]
 
 
-def compose_nodes(api_key: str) -> dict[str, dict[str, str]]:
-    """The Weaviate services of the cluster compose file: service name -> environment."""
-    services = load_compose(COMPOSE_FILE, {"WEAVIATE_API_KEY": api_key})["services"]
+def compose_nodes(api_key: str, compose_file: str = COMPOSE_FILE) -> dict[str, dict[str, str]]:
+    """The Weaviate services of a compose file: service name -> environment."""
+    services = load_compose(compose_file, {"WEAVIATE_API_KEY": api_key})["services"]
     return {
         name: container_env(svc)
         for name, svc in services.items()
@@ -66,8 +66,8 @@ def compose_nodes(api_key: str) -> dict[str, dict[str, str]]:
     }
 
 
-def compose_app_env(api_key: str, service: str = "api") -> dict[str, str]:
-    services = load_compose(COMPOSE_FILE, {"WEAVIATE_API_KEY": api_key})["services"]
+def compose_app_env(api_key: str, service: str = "api", compose_file: str = COMPOSE_FILE) -> dict[str, str]:
+    services = load_compose(compose_file, {"WEAVIATE_API_KEY": api_key})["services"]
     return container_env(services[service])
 
 
@@ -91,13 +91,16 @@ class Node:
 
 @dataclass
 class LocalCluster:
+    """The Weaviate nodes of `compose_file` (one for docker-compose.yml, three for the cluster)."""
+
     workdir: Path
+    compose_file: str = COMPOSE_FILE
     api_key: str = "cluster-test-key"
     binary: Path = field(default_factory=embedded_binary)
     nodes: list[Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        specs = compose_nodes(self.api_key)
+        specs = compose_nodes(self.api_key, self.compose_file)
         pairs, singles = free_ports(pairs=2 * len(specs), singles=3 * len(specs))
         gossip = iter(pairs[: len(specs)])  # data = gossip + 1
         raft = iter(pairs[len(specs) :])  # local Raft RPC = Raft + 1
@@ -109,14 +112,13 @@ class LocalCluster:
             name = env["CLUSTER_HOSTNAME"]
             g = next(gossip)
             seed_gossip = seed_gossip or g  # the first node is the seed (no CLUSTER_JOIN)
-            voters = [v.split(":")[0] for v in env["RAFT_JOIN"].split(",")]
+            voters = [v.split(":")[0] for v in env.get("RAFT_JOIN", name).split(",")]
             http_port, grpc_port, profiling_port = next(single), next(single), next(single)
             env.update(
                 CLUSTER_GOSSIP_BIND_PORT=str(g),
                 CLUSTER_DATA_BIND_PORT=str(g + 1),
                 RAFT_PORT=str(local_raft[name]),
                 RAFT_INTERNAL_RPC_PORT=str(local_raft[name] + 1),
-                RAFT_JOIN=",".join(f"{v}:{local_raft[v]}" for v in voters),
                 CLUSTER_IN_LOCALHOST="true",
                 CLUSTER_BIND_ADDR="127.0.0.1",
                 CLUSTER_ADVERTISE_ADDR="127.0.0.1",
@@ -124,6 +126,8 @@ class LocalCluster:
                 GRPC_PORT=str(grpc_port),
                 GO_PROFILING_PORT=str(profiling_port),
             )
+            if "RAFT_JOIN" in env:
+                env["RAFT_JOIN"] = ",".join(f"{v}:{local_raft[v]}" for v in voters)
             if "CLUSTER_JOIN" in env:
                 env["CLUSTER_JOIN"] = f"127.0.0.1:{seed_gossip}"
             self.nodes.append(Node(service, name, env, http_port, grpc_port, self.workdir / f"{service}.log"))
@@ -147,7 +151,8 @@ class LocalCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         seed, *others = self.nodes
         self.start_node(seed)
-        time.sleep(1.0)
+        if others:
+            time.sleep(1.0)
         for node in others:
             self.start_node(node)
         self.wait_ready(self.nodes, timeout_s)
@@ -202,14 +207,14 @@ class LocalCluster:
 
     def settings_env(self, via: Node, service: str = "api") -> dict[str, str]:
         """The compose app service's environment, pointed at `via` instead of http://weaviate:8080."""
-        env = compose_app_env(self.api_key, service)
+        env = compose_app_env(self.api_key, service, self.compose_file)
         env.update(WEAVIATE_URL=via.url, WEAVIATE_GRPC_PORT=str(via.grpc_port))
         return env
 
 
 @contextlib.contextmanager
-def local_cluster(workdir: Path) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(workdir)
+def local_cluster(workdir: Path, compose_file: str = COMPOSE_FILE) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(workdir, compose_file)
     try:
         cluster.start()
         yield cluster

@@ -121,7 +121,8 @@ def test_weaviate_settings(name: str) -> None:
         env = container_env(node)
         assert env["DISABLE_TELEMETRY"] == "true", node_name
         assert env["DEFAULT_VECTORIZER_MODULE"] == "none", node_name
-        assert env["ENABLE_MODULES"] == "", node_name  # no modules at all
+        assert env["ENABLE_MODULES"] == "", node_name  # no modules at all...
+        assert env["API_BASED_MODULES_DISABLED"] == "true", node_name  # ...API-based ones included
         assert env["AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED"] == "false", node_name
         assert env["AUTHENTICATION_APIKEY_ENABLED"] == "true", node_name
         assert env["AUTHENTICATION_APIKEY_ALLOWED_KEYS"] == ENV["WEAVIATE_API_KEY"], node_name

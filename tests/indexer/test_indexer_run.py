@@ -243,6 +243,7 @@ def test_failed_objects_are_reported(
     assert stored == good.media  # the original WAV bytes came back
 
 
+@pytest.mark.slow
 def test_cli_limit_and_sources(
     weaviate_settings: store.WeaviateSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
 ) -> None:
@@ -268,3 +269,30 @@ def test_cli_unreachable_server_fails_fast_with_a_clear_message(
     assert done.returncode == 2
     assert "WEAVIATE_URL" in done.stderr and "unavailable" in done.stderr
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["audio", None])
+def test_search_is_exact_brute_force_order(
+    full: tuple[pipeline.IndexerSettings, pipeline.Report],
+    weaviate_client: weaviate.WeaviateClient,
+    target: str | None,
+) -> None:
+    settings, _ = full
+    collection = weaviate_client.collections.get(settings.collection)
+    objects = list(collection.iterator(include_vector=True, return_properties=["modality"]))
+    if target:
+        objects = [o for o in objects if o.properties["modality"] == target]
+    ids = np.array([str(o.uuid) for o in objects])
+    matrix = np.array([o.vector["default"] for o in objects], dtype=np.float64)
+    query = store.get_vector(collection, store.object_uuid("mnist", "test", "11"))
+    assert query is not None
+    distances = 1 - matrix @ np.asarray(query) / np.linalg.norm(matrix, axis=1) / np.linalg.norm(query)
+    expected = ids[np.argsort(distances, kind="stable")[:30]]
+    pages = [h for off in (0, 10, 20) for h in store.search(collection, query, target, limit=10, offset=off)]  # type: ignore[arg-type]
+    got = [h.id for h in pages]
+    # identical up to exact ties in distance, which the store orders by id
+    assert sorted(got) == sorted(expected.tolist()) or np.allclose(
+        sorted(distances[np.isin(ids, got)]), sorted(distances[np.isin(ids, expected)]), atol=1e-6
+    )
+    assert [h.distance for h in pages] == sorted(h.distance for h in pages)

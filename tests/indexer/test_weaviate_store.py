@@ -188,3 +188,13 @@ def test_embedded_server_is_shared_and_stopped_by_its_last_user(tmp_path: Path) 
     finally:
         again.close()
     assert wait_closed(settings.weaviate_port)
+
+
+def test_embedded_server_refuses_anonymous_clients(weaviate_settings: store.WeaviateSettings) -> None:
+    # gRPC listens on every interface, so the embedded server must not be open to anyone.
+    with pytest.raises(weaviate.exceptions.WeaviateBaseError, match="401|anonymous"):
+        weaviate.connect_to_local(
+            host="127.0.0.1",
+            port=weaviate_settings.weaviate_port,
+            grpc_port=weaviate_settings.weaviate_grpc_port,
+        )

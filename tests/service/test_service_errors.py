@@ -12,10 +12,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from models.preprocess import ACCEPTED
-from tests.service.conftest import LiveServer, Media, lying_wav, png_bomb, sine_wav
+from tests.service.helpers import LiveServer, Media, lying_wav, png_bomb, sine_wav
 
 
-def post_file(client: TestClient, data: bytes, name: str = "upload.png", path: str = "/search", **params: object):
+def post_file(
+    client: TestClient, data: bytes, name: str = "upload.png", path: str = "/search", **params: object
+):
     return client.post(path, params=params, files={"file": (name, data, "image/png")})
 
 
@@ -39,7 +41,9 @@ def test_text_renamed_png_is_415_naming_the_accepted_types(client: TestClient) -
 
 
 def test_pdf_is_415(client: TestClient) -> None:
-    assert_error(post_file(client, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "a.pdf"), 415, "unsupported_media_type")
+    assert_error(
+        post_file(client, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "a.pdf"), 415, "unsupported_media_type"
+    )
 
 
 def test_empty_upload_is_400(client: TestClient) -> None:
@@ -205,6 +209,8 @@ def test_no_client_input_produces_a_500(client: TestClient, media: Media) -> Non
             r = post_file(client, payload, path=path)
             assert 400 <= r.status_code < 500 or r.status_code == 200, (i, path, r.status_code, r.text)
             statuses.add(r.status_code)
-    r = client.post("/search/batch", files=[("files", (f"{i}", p)) for i, p in enumerate(_garbage_payloads(media)[:4])])
+    r = client.post(
+        "/search/batch", files=[("files", (f"{i}", p)) for i, p in enumerate(_garbage_payloads(media)[:4])]
+    )
     assert r.status_code == 200
     assert {400, 415} <= statuses

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from service.config import Settings
 from service.logs import JsonFormatter
 from service.main import create_app
-from tests.service.conftest import SMALL_LIMIT, Media
+from tests.service.helpers import SMALL_LIMIT, Media
 
 
 def test_healthz(client: TestClient) -> None:
@@ -26,12 +26,19 @@ def test_readyz_when_everything_is_there(client: TestClient) -> None:
     assert r.json()["reasons"] == []
 
 
-def test_readyz_503_for_a_missing_collection_or_another_model_version(small_index: Settings, media: Media) -> None:
+def test_readyz_503_for_a_missing_collection_or_another_model_version(
+    small_index: Settings, media: Media
+) -> None:
     missing = small_index.model_copy(update={"collection": "NoSuchCollection"})
     with TestClient(create_app(missing)) as c:
         r = c.get("/readyz")
         assert r.status_code == 503
-        assert r.json()["checks"] == {"encoders": True, "weaviate": True, "collection": False, "model_version": False}
+        assert r.json()["checks"] == {
+            "encoders": True,
+            "weaviate": True,
+            "collection": False,
+            "model_version": False,
+        }
         assert "does not exist" in r.json()["reasons"][0]
         r = c.post("/search", files={"file": ("a.png", media.pngs[0])})
         assert r.status_code == 503 and r.headers["retry-after"]
@@ -61,7 +68,8 @@ def test_metrics_per_route_template_and_status(client: TestClient, media: Media)
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
 
     def count(method: str, route: str, status: int) -> float:
-        pattern = rf'digitbridge_http_requests_total{{method="{method}",route="{re.escape(route)}",status="{status}"}} (\S+)'
+        labels = f'method="{method}",route="{re.escape(route)}",status="{status}"'
+        pattern = rf"digitbridge_http_requests_total{{{labels}}} (\S+)"
         match = re.search(pattern, text)
         return float(match.group(1)) if match else 0.0
 
@@ -70,7 +78,10 @@ def test_metrics_per_route_template_and_status(client: TestClient, media: Media)
     assert count("GET", "/items/{item_id}", 404) >= 1  # the template, not the raw id
     assert count("GET", "<unmatched>", 404) >= 1
     assert "00000000-0000" not in text
-    assert 'digitbridge_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/search",status="200"}' in text
+    assert (
+        'digitbridge_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/search",status="200"}'
+        in text
+    )
 
 
 def test_request_id_header(client: TestClient) -> None:
@@ -90,7 +101,12 @@ def test_one_json_log_line_per_request(client: TestClient, media: Media, caplog)
     assert len(records) == 1
     line = json.loads(JsonFormatter().format(records[0]))
     assert line["request_id"] == r.headers["x-request-id"]
-    assert (line["method"], line["path"], line["route"], line["status"]) == ("POST", "/search", "/search", 200)
+    assert (line["method"], line["path"], line["route"], line["status"]) == (
+        "POST",
+        "/search",
+        "/search",
+        200,
+    )
     assert line["duration_ms"] > 0 and line["level"] == "info" and line["ts"].endswith("Z")
 
 
@@ -104,15 +120,24 @@ def test_openapi_models_requests_responses_and_errors(client: TestClient) -> Non
         assert body["required"] and body["properties"]
         for status in ("200", "400", "413", "415", "422", "503"):
             assert status in post["responses"], (path, status)
-        assert post["responses"]["413"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
-    assert paths["/search"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/SearchResponse"
-    )
+        assert post["responses"]["413"]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ErrorResponse"
+        )
+    assert paths["/search"]["post"]["responses"]["200"]["content"]["application/json"]["schema"][
+        "$ref"
+    ].endswith("/SearchResponse")
     for path in ("/items/{item_id}", "/items/{item_id}/media", "/items/{item_id}/similar"):
         assert {"404", "422"} <= set(paths[path]["get"]["responses"])
     assert "503" in paths["/readyz"]["get"]["responses"]
     schemas = spec["components"]["schemas"]
-    assert {"SearchResponse", "SearchResult", "QueryInfo", "Timings", "ErrorResponse", "BatchResponse"} <= set(schemas)
+    assert {
+        "SearchResponse",
+        "SearchResult",
+        "QueryInfo",
+        "Timings",
+        "ErrorResponse",
+        "BatchResponse",
+    } <= set(schemas)
     assert set(schemas["SearchResult"]["properties"]) == {
         "id", "modality", "label", "source", "name", "speaker", "distance", "media_url",
     }  # fmt: skip

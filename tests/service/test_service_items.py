@@ -5,7 +5,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from indexer.store import object_uuid
-from tests.service.conftest import Media
+from tests.service.helpers import Media
 
 
 def mnist_id(index: int) -> str:
@@ -90,7 +90,10 @@ def test_similar_pages_line_up(client: TestClient) -> None:
     whole = [h["id"] for h in client.get(url, params={"k": 12, "target": "image"}).json()["results"]]
     pages = []
     for offset in (0, 4, 8):
-        pages += [h["id"] for h in client.get(url, params={"k": 4, "offset": offset, "target": "image"}).json()["results"]]
+        pages += [
+            h["id"]
+            for h in client.get(url, params={"k": 4, "offset": offset, "target": "image"}).json()["results"]
+        ]
     assert pages == whole
 
 

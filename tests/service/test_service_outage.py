@@ -3,7 +3,7 @@
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,24 +11,16 @@ from fastapi.testclient import TestClient
 
 from indexer import store
 from service.main import create_app
-from tests.service.conftest import Media, build_index, free_port, settings_for
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> float:
-    start = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - start < seconds, f"timed out after {seconds}s waiting for {what}"
-        time.sleep(0.25)
-    return time.monotonic() - start
+from tests.service.helpers import Media, build_index, settings_for, wait_for
+from tests.weaviate_server import embedded_settings
 
 
 class Throwaway:
     """An embedded Weaviate of our own on free ports, that the test can stop and restart."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.settings = store.WeaviateSettings(
-            weaviate_port=free_port(), weaviate_grpc_port=free_port(), weaviate_data_dir=data_dir
-        )
+        # A known API key: the service reaches this server by URL, as it would a remote one.
+        self.settings = embedded_settings(data_dir, weaviate_api_key="outage-test-key")
         self.holders: list = []
 
     def start(self) -> None:
@@ -55,7 +47,9 @@ def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
 
 
 @pytest.mark.slow
-def test_readiness_and_503_follow_weaviate(throwaway: Throwaway, service_checkpoint: Path, media: Media) -> None:
+def test_readiness_and_503_follow_weaviate(
+    throwaway: Throwaway, service_checkpoint: Path, media: Media
+) -> None:
     url = f"http://127.0.0.1:{throwaway.settings.weaviate_port}"
     settings = settings_for(
         throwaway.settings,
@@ -114,4 +108,6 @@ def test_readiness_and_503_follow_weaviate(throwaway: Throwaway, service_checkpo
             assert c.get("/readyz").status_code == 503
         finally:
             os.kill(pid, signal.SIGCONT)
-        wait_for(lambda: c.post("/search", files=upload).status_code == 200, 60, "search to recover after SIGCONT")
+        wait_for(
+            lambda: c.post("/search", files=upload).status_code == 200, 60, "search to recover after SIGCONT"
+        )

@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.conftest import MAX_BATCH, SMALL_LIMIT, Media
+from tests.service.helpers import MAX_BATCH, SMALL_LIMIT, Media
 
 
 def search(client: TestClient, data: bytes, path: str = "/search", name: str = "upload", **params: object):
@@ -66,7 +66,9 @@ def test_target_any_merges_both_modalities_by_distance(client: TestClient, media
         # (distances are rounded in responses, so equal-looking ties may come in either order)
         assert [h["distance"] for h in got] == [h["distance"] for h in expected]
         cut = expected[-1]["distance"]
-        assert {h["id"] for h in got if h["distance"] < cut} == {h["id"] for h in expected if h["distance"] < cut}
+        assert {h["id"] for h in got if h["distance"] < cut} == {
+            h["id"] for h in expected if h["distance"] < cut
+        }
 
 
 def test_same_modality_search_finds_the_indexed_query_itself_first(client: TestClient, media: Media) -> None:
@@ -164,7 +166,9 @@ def test_batch_limits(client: TestClient, media: Media) -> None:
 
 def test_batch_oversized_file_fails_only_its_slot(client: TestClient, app, media: Media) -> None:  # type: ignore[no-untyped-def]
     big = media.pngs[0] + b"\0" * app.state.settings.max_upload_bytes
-    r = client.post("/search/batch", files=[("files", ("big.png", big)), ("files", ("ok.png", media.pngs[1]))])
+    r = client.post(
+        "/search/batch", files=[("files", ("big.png", big)), ("files", ("ok.png", media.pngs[1]))]
+    )
     assert r.status_code == 200
     assert [s["status"] for s in r.json()["results"]] == [413, 200]
     assert r.json()["results"][0]["error"]["code"] == "payload_too_large"

@@ -3,9 +3,9 @@
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
 
 from indexer import store
+from indexer.store import StoreUnavailable
 from service.api.deps import ResourcesDep
 from service.resources import Resources
 from service.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
@@ -51,7 +51,13 @@ def _readiness(resources: Resources) -> ReadyResponse:
 @router.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
 async def readyz(resources: ResourcesDep) -> JSONResponse:
     """Readiness: 200 only when search can work; otherwise 503 with the reasons."""
-    report = await run_in_threadpool(_readiness, resources)
+    try:
+        report = await resources.store.call(_readiness, resources, probe=True)
+    except StoreUnavailable as exc:  # the deadline passed
+        checks = {"encoders": True, "weaviate": False, "collection": False, "model_version": False}
+        report = ReadyResponse(status="not_ready", checks=checks, reasons=[str(exc)])
+    if report.status == "ready":
+        resources.store.recovered()
     return JSONResponse(report.model_dump(), status_code=200 if report.status == "ready" else 503)
 
 
@@ -75,7 +81,7 @@ def _stats(resources: Resources) -> StatsResponse:
 @router.get("/stats", response_model=StatsResponse, responses=error_responses(503))
 async def stats(resources: ResourcesDep) -> StatsResponse:
     """Items per modality and label, the model version and device, Weaviate's version."""
-    return await run_in_threadpool(_stats, resources)
+    return await resources.store.call(_stats, resources)
 
 
 @router.get(

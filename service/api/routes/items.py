@@ -6,13 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Response
-from starlette.concurrency import run_in_threadpool
 
 from indexer import store
 from models.errors import MediaError
 from models.preprocess import sniff
 from service import engine
-from service.api.deps import CollectionDep
+from service.api.deps import StoreDep
 from service.api.routes.search import SearchParamsDep
 from service.errors import ApiError
 from service.schemas import ItemResponse, SimilarResponse, error_responses
@@ -29,9 +28,9 @@ def _not_found(item_id: UUID) -> ApiError:
 
 
 @router.get("/{item_id}", response_model=ItemResponse, responses=error_responses(404, 422, 503))
-async def get_item(item_id: ItemId, collection: CollectionDep) -> ItemResponse:
+async def get_item(item_id: ItemId, handle: StoreDep) -> ItemResponse:
     """Metadata of one indexed item."""
-    item = await run_in_threadpool(store.get_item, collection, item_id)
+    item = await handle.call(lambda: store.get_item(handle.collection, item_id))
     if item is None:
         raise _not_found(item_id)
     return ItemResponse(
@@ -59,11 +58,11 @@ async def get_item(item_id: ItemId, collection: CollectionDep) -> ItemResponse:
 )
 async def get_media(
     item_id: ItemId,
-    collection: CollectionDep,
+    handle: StoreDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The item's PNG or WAV, with an ETag so browsers revalidate instead of re-downloading."""
-    data = await run_in_threadpool(store.get_media, collection, item_id)
+    data = await handle.call(lambda: store.get_media(handle.collection, item_id))
     if data is None:
         raise _not_found(item_id)
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
@@ -78,7 +77,7 @@ async def get_media(
 
 
 @router.get("/{item_id}/similar", response_model=SimilarResponse, responses=error_responses(404, 422, 503))
-async def similar(item_id: ItemId, params: SearchParamsDep, collection: CollectionDep) -> SimilarResponse:
+async def similar(item_id: ItemId, params: SearchParamsDep, handle: StoreDep) -> SimilarResponse:
     """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""
     started = time.perf_counter()
-    return await run_in_threadpool(engine.search_similar, collection, item_id, params, started)
+    return await handle.call(lambda: engine.search_similar(handle.collection, item_id, params, started))

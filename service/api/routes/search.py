@@ -4,10 +4,9 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from service import engine
-from service.api.deps import CollectionDep, EncodersDep, SettingsDep
+from service.api.deps import EncodersDep, SettingsDep, StoreDep
 from service.errors import ApiError
 from service.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
 from service.uploads import read_single_upload, read_uploads
@@ -39,13 +38,16 @@ async def _one(
     request: Request,
     params: engine.SearchParams,
     encoders: EncodersDep,
-    collection: CollectionDep,
+    store: StoreDep,
     settings: SettingsDep,
     only: str | None,
 ) -> SearchResponse:
     started = time.perf_counter()
     data = await read_single_upload(request, settings.max_upload_bytes)
-    return await run_in_threadpool(engine.search_upload, encoders, collection, data, params, started, only)
+    # store.collection inside the worker: it may have to reconnect, which blocks
+    return await store.call(
+        lambda: engine.search_upload(encoders, store.collection, data, params, started, only)
+    )
 
 
 @router.post(
@@ -55,11 +57,11 @@ async def search(
     request: Request,
     params: SearchParamsDep,
     encoders: EncodersDep,
-    collection: CollectionDep,
+    store: StoreDep,
     settings: SettingsDep,
 ) -> SearchResponse:
     """Search with an uploaded image or WAV; its modality is read from the bytes, not the name."""
-    return await _one(request, params, encoders, collection, settings, None)
+    return await _one(request, params, encoders, store, settings, None)
 
 
 @router.post(
@@ -69,11 +71,11 @@ async def search_image(
     request: Request,
     params: SearchParamsDep,
     encoders: EncodersDep,
-    collection: CollectionDep,
+    store: StoreDep,
     settings: SettingsDep,
 ) -> SearchResponse:
     """Search with an image only (415 for anything else); finds spoken digits by default."""
-    return await _one(request, params, encoders, collection, settings, "image")
+    return await _one(request, params, encoders, store, settings, "image")
 
 
 @router.post(
@@ -83,11 +85,11 @@ async def search_audio(
     request: Request,
     params: SearchParamsDep,
     encoders: EncodersDep,
-    collection: CollectionDep,
+    store: StoreDep,
     settings: SettingsDep,
 ) -> SearchResponse:
     """Search with a WAV only (415 for anything else); finds handwritten digits by default."""
-    return await _one(request, params, encoders, collection, settings, "audio")
+    return await _one(request, params, encoders, store, settings, "audio")
 
 
 @router.post(
@@ -100,7 +102,7 @@ async def search_batch(
     request: Request,
     params: SearchParamsDep,
     encoders: EncodersDep,
-    collection: CollectionDep,
+    store: StoreDep,
     settings: SettingsDep,
 ) -> BatchResponse:
     """Up to MAX_BATCH_FILES files (field `files`); one result or one error per file, in order."""
@@ -110,8 +112,8 @@ async def search_batch(
     )
     if not uploads:
         raise ApiError(422, "missing_file", "no files uploaded: send them in the multipart field 'files'")
-    slots = await run_in_threadpool(
-        engine.search_batch, encoders, collection, uploads, params, settings.max_upload_bytes
+    slots = await store.call(
+        lambda: engine.search_batch(encoders, store.collection, uploads, params, settings.max_upload_bytes)
     )
     total = round((time.perf_counter() - started) * 1000.0, 3)
     return BatchResponse(k=params.k, target=params.target, results=slots, timings_ms={"total": total})

@@ -1,0 +1,250 @@
+"""docker-compose.cluster.yml's cluster, for real, without Docker: three local Weaviate servers.
+
+The nodes run with the cluster file's settings (cluster.py maps only the ports and
+addresses that differ on one host); the collection is created by the project's own
+`ensure_collection` with the cluster file's SHARDS=3 / REPLICATION_FACTOR=3. Then one node
+is killed and we check what still works: searches, through the store and through the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import weaviate
+from weaviate.classes.config import ConsistencyLevel
+from weaviate.classes.data import DataObject
+from weaviate.collections import Collection
+from weaviate.exceptions import WeaviateBaseError
+
+from indexer import store
+
+from .cluster import LocalCluster, Node, free_ports, local_cluster
+from .commands import DATA_DIR, run_service, start_service
+
+pytestmark = pytest.mark.slow
+
+COMPOSE = "docker-compose.cluster.yml"
+N = 300  # objects: half "image", half "audio"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with local_cluster(tmp_path_factory.mktemp("cluster"), COMPOSE) as c:
+        yield c
+
+
+def settings_via(cluster: LocalCluster, node: Node, collection: str) -> store.WeaviateSettings:
+    """What the compose `api` service would read, pointed at `node` instead of the alias."""
+    env = {k.lower(): v for k, v in cluster.settings_env(node).items()}
+    env["collection"] = collection
+    fields = store.WeaviateSettings.model_fields
+    return store.WeaviateSettings(_env_file=None, **{k: v for k, v in env.items() if k in fields})
+
+
+def retry(check: Callable[[], bool], timeout_s: float, every_s: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except (WeaviateBaseError, store.StoreUnavailable):
+            pass
+        time.sleep(every_s)
+    return False
+
+
+def test_three_nodes_form_one_cluster(cluster: LocalCluster) -> None:
+    for node in cluster.nodes:
+        members = {m["name"]: m["status"] for m in cluster.nodes_status(node)}
+        assert members == {"node1": "HEALTHY", "node2": "HEALTHY", "node3": "HEALTHY"}, node.service
+
+
+# ----------------------------------------------------------------- through the store
+
+
+def unit_vectors(n: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, 128)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def objects(vectors: np.ndarray, split: str) -> list[DataObject[Any, Any]]:
+    return [
+        DataObject(
+            properties={
+                "modality": "image" if i % 2 == 0 else "audio",
+                "label": i % 10,
+                "source": "synthetic",
+                "split": split,
+                "name": str(i),
+                "speaker": None if i % 2 == 0 else "synthetic",
+                "media": base64.b64encode(f"item {i}".encode()).decode(),
+                "model_version": "cluster-test",
+            },
+            uuid=store.object_uuid("synthetic", split, str(i)),
+            vector=vec.tolist(),
+        )
+        for i, vec in enumerate(vectors)
+    ]
+
+
+def write(collection: Collection, level: ConsistencyLevel, items: list[DataObject[Any, Any]]) -> bool:
+    """True when every object was written at `level`."""
+    try:
+        result = collection.with_consistency_level(level).data.insert_many(items)
+    except WeaviateBaseError:
+        return False
+    return not result.has_errors
+
+
+def searches(collection: Collection, queries: np.ndarray) -> list[list[str]]:
+    return [
+        [h.id for h in store.search(collection, q, target, limit=5)]
+        for q in queries
+        for target in ("image", "audio", None)
+    ]
+
+
+def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> None:
+    node1, node2, node3 = cluster.nodes
+    settings = settings_via(cluster, node1, "DeployCluster")
+    assert (settings.shards, settings.replication_factor) == (3, 3)  # from the compose file
+    client = store.connect(settings)
+    client2: weaviate.WeaviateClient | None = None
+    try:
+        col = store.ensure_collection(client, settings)
+        config = col.config.get()
+        assert config.replication_config.factor == 3
+        assert config.sharding_config.actual_count == 3
+        shards = {n.name: sorted(s.name for s in n.shards or []) for n in client.cluster.nodes(col.name, output="verbose")}
+        assert len(shards) == 3 and len({tuple(s) for s in shards.values()}) == 1, shards
+        assert len(shards["node1"]) == 3, "every node holds a replica of all three shards"
+
+        vectors = unit_vectors(N, seed=0)
+        assert write(col, ConsistencyLevel.ALL, objects(vectors, "validation"))
+        # even i: images with even labels, odd i: audio with odd labels, N/10 of each label
+        assert store.counts(col) == {
+            "image": {label: N // 10 for label in range(0, 10, 2)},
+            "audio": {label: N // 10 for label in range(1, 10, 2)},
+        }
+        # each object is its own nearest neighbour within its modality
+        for i in range(0, N, 37):
+            (hit,) = store.search(col, vectors[i], "image" if i % 2 == 0 else "audio", limit=1)
+            assert hit.id == str(store.object_uuid("synthetic", "validation", str(i)))
+        queries = unit_vectors(10, seed=1)
+        before = searches(col, queries)
+
+        cluster.stop_node(node3)  # SIGKILL: a crash
+
+        # Writes, at once (before the cluster has noticed the node is gone).
+        assert not write(col, ConsistencyLevel.ALL, objects(unit_vectors(1, 2), "down-all"))
+        assert write(col, ConsistencyLevel.QUORUM, objects(unit_vectors(2, 3), "down-quorum"))
+        assert write(col, ConsistencyLevel.ONE, objects(unit_vectors(2, 4), "down-one"))
+
+        # Searches: same answers at the default (QUORUM), ONE and QUORUM, from either survivor.
+        survivors = [col, col.with_consistency_level(ConsistencyLevel.ONE),
+                     col.with_consistency_level(ConsistencyLevel.QUORUM)]
+        client2 = store.connect(settings_via(cluster, node2, "DeployCluster"))
+        survivors.append(client2.collections.get("DeployCluster"))
+        for view in survivors:
+            after = [[i for i in ids if "down" not in store.get_item(col, i).split] for ids in searches(view, queries)]
+            assert [ids[: len(a)] for ids, a in zip(before, after, strict=True)] == after
+            assert all(len(a) >= 3 for a in after)
+        # ...and the queries the new objects answer are answered in full
+        assert store.counts(col)["image"][0] == N // 10 + 2  # +1 QUORUM, +1 ONE write; the ALL one failed
+
+        # ALL cannot be met with a replica missing: a bounded failure, not a hang.
+        started = time.monotonic()
+        with pytest.raises(store.StoreUnavailable):
+            store.search(col.with_consistency_level(ConsistencyLevel.ALL), queries[0], None, limit=5)
+        assert time.monotonic() - started < 30
+
+        # The node comes back, rejoins, and the writes it missed reach it by read repair.
+        cluster.start_node(node3)
+        cluster.wait_ready([node3])
+        assert retry(lambda: [m["status"] for m in cluster.nodes_status(node1)] == ["HEALTHY"] * 3, 60)
+        missed = [store.object_uuid("synthetic", "down-quorum", str(i)) for i in range(2)]
+        all_view = col.with_consistency_level(ConsistencyLevel.ALL)
+        assert retry(lambda: all(all_view.query.fetch_object_by_id(u) is not None for u in missed), 60)
+        client3 = store.connect(settings_via(cluster, node3, "DeployCluster"))
+        try:
+            one_on_node3 = client3.collections.get("DeployCluster").with_consistency_level(ConsistencyLevel.ONE)
+            assert retry(lambda: all(one_on_node3.query.fetch_object_by_id(u) is not None for u in missed), 30)
+        finally:
+            client3.close()
+    finally:
+        if client2 is not None:
+            client2.close()
+        client.close()
+
+
+# ----------------------------------------------------------------- through the API
+
+
+@pytest.fixture
+def api_on_node1(cluster: LocalCluster, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """The compose `indexer` then `api` commands, with the cluster file's environment."""
+    node1 = cluster.nodes[0]
+    (port,) = free_ports(0, 1)[1]
+    overrides = {
+        "WEAVIATE_URL": node1.url,
+        "WEAVIATE_GRPC_PORT": str(node1.grpc_port),
+        "COLLECTION": "DeployClusterApi",
+        "INDEX_LIMIT": "100",
+        "PORT": str(port),
+    }
+    indexed = run_service(COMPOSE, "indexer", cluster.api_key, overrides, timeout_s=300)
+    assert indexed.returncode == 0, indexed.stdout[-3000:] + indexed.stderr[-3000:]
+    log = tmp_path / "api.log"
+    process = start_service(COMPOSE, "api", cluster.api_key, overrides, log)
+    try:
+        yield process, port, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def test_api_answers_the_same_with_one_node_down(
+    cluster: LocalCluster, api_on_node1: tuple[subprocess.Popen[bytes], int, Path]
+) -> None:
+    from models.data import fsdd_items, load_mnist, mnist_png
+
+    from .test_compose_commands import wait_ready
+
+    process, port, log = api_on_node1
+    wait_ready(port, process, log)
+    base = f"http://127.0.0.1:{port}"
+    images, _ = load_mnist(DATA_DIR, train=False)
+    png = mnist_png(images[0])
+    wav = fsdd_items(DATA_DIR, "validation")[0].path.read_bytes()
+
+    def ask() -> list[list[str]]:
+        out = []
+        for name, data in (("q.png", png), ("q.wav", wav)):
+            r = httpx.post(f"{base}/search", files={"file": (name, data)}, params={"k": 10}, timeout=30)
+            assert r.status_code == 200, r.text
+            out.append([hit["id"] for hit in r.json()["results"]])
+        return out
+
+    before = ask()
+    assert all(len(ids) == 10 for ids in before)
+    stopped = next(n for n in cluster.nodes[1:] if n.running())
+    cluster.stop_node(stopped)
+    try:
+        assert ask() == before
+        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+    finally:
+        cluster.start_node(stopped)
+        cluster.wait_ready([stopped])

@@ -1,0 +1,63 @@
+"""The encoders' shapes and the optimisation: a few steps make the loss fall."""
+
+import torch
+
+from models.config import EncoderConfig
+from models.encoders import DigitEncoders, load_encoders, save_checkpoint
+from models.train import TrainArgs, cross_modal_supcon, loss_fn, spec_augment_batch
+
+CONFIG = EncoderConfig()
+
+
+def test_embeddings_are_unit_length_and_same_size_for_both_modalities():
+    model = DigitEncoders(CONFIG).eval()
+    img = model.embed("image", torch.randn(4, 1, 28, 28))
+    aud = model.embed("audio", torch.randn(4, 1, CONFIG.audio.n_mels, CONFIG.audio.frames))
+    assert img.shape == aud.shape == (4, CONFIG.embed_dim)
+    torch.testing.assert_close(img.norm(dim=1), torch.ones(4))
+    torch.testing.assert_close(aud.norm(dim=1), torch.ones(4))
+
+
+def test_supcon_matches_a_hand_computed_case():
+    # two images (digits 0, 1) and two clips (0, 1), orthogonal unit vectors, t = 1
+    img = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    aud = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1])
+    expected = -torch.log(torch.tensor(torch.e / (torch.e + 1)))  # each row: softmax([1, 0])[0]
+    torch.testing.assert_close(cross_modal_supcon(img, aud, y, y, 1.0), expected)
+
+
+def test_a_few_steps_reduce_the_loss():
+    torch.manual_seed(0)
+    model = DigitEncoders(CONFIG)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    x_img = torch.randn(32, 1, 28, 28)
+    x_aud = torch.randn(32, 1, CONFIG.audio.n_mels, CONFIG.audio.frames)
+    y = torch.arange(32) % 10
+    args = TrainArgs()
+    losses = []
+    for _ in range(15):
+        loss = loss_fn(model, args, model.embed("image", x_img), model.embed("audio", x_aud), y, y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_spec_augment_masks_but_keeps_shape():
+    x = torch.randn(16, 1, CONFIG.audio.n_mels, CONFIG.audio.frames)
+    out = spec_augment_batch(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
+    model = DigitEncoders(CONFIG).eval()
+    path = tmp_path / "model.pt"
+    version = save_checkpoint(model, path, {"note": "test"})
+    loaded = load_encoders(path, "cpu")
+    assert loaded.model_version == version and loaded.config == CONFIG
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        expected = model.embed("image", x).numpy()
+    torch.testing.assert_close(torch.from_numpy(loaded.embed("image", x)), torch.from_numpy(expected))

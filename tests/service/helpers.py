@@ -1,0 +1,86 @@
+"""Shared helpers for the service tests: settings, index building, hand-made bad media."""
+
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer import pipeline, store
+from service.config import Settings
+
+REPO_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
+SMALL_LIMIT = 200  # items per source in the session's small index
+MAX_UPLOAD = 300_000  # small limit so the 413 tests stay cheap; real files are far below it
+MAX_BATCH = 4
+
+
+def settings_for(base: store.WeaviateSettings, **overrides: object) -> Settings:
+    """Service settings pointing at the same server as `base`, with overrides."""
+    return Settings(**{**base.model_dump(), **overrides})
+
+
+def build_index(base: store.WeaviateSettings, collection: str, checkpoint: Path, limit: int | None) -> None:
+    """Index the validation sets (at most `limit` per source) into `collection`, from scratch."""
+    settings = pipeline.IndexerSettings(
+        **{**base.model_dump(), "collection": collection, "checkpoint": checkpoint},
+        index_limit=limit,
+        recreate=True,
+    )
+    report = pipeline.run(settings, progress=False)
+    assert report.ok, (report.failures[:5], report.problems)
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> float:
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < seconds, f"timed out after {seconds}s waiting for {what}"
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+@dataclass(frozen=True)
+class Media:
+    pngs: list[bytes]  # MNIST test images 0..9 as PNG (all in the small index)
+    png_labels: list[int]
+    wavs: list[bytes]  # FSDD validation clips, one per digit 0..9
+    wav_labels: list[int]
+    wav_names: list[str]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    host: str
+    port: int
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A tiny PNG whose header claims width x height 8-bit grey pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1024)
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    )
+
+
+def lying_wav(wav: bytes) -> bytes:
+    """A real WAV whose data chunk claims ten times the bytes the file holds."""
+    pos = wav.index(b"data")
+    size = struct.unpack("<I", wav[pos + 4 : pos + 8])[0]
+    return wav[: pos + 4] + struct.pack("<I", size * 10) + wav[pos + 8 :]
+
+
+def sine_wav(seconds: float, rate: int = 8000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    pcm = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body

@@ -1,0 +1,92 @@
+"""Acceptance: retrieval quality measured through HTTP equals the in-process computation.
+
+200 MNIST test images uploaded as PNG -> top-5 spoken digits; all 300 FSDD validation clips
+-> top-5 handwritten digits. Precision@5 (share of the five results that carry the query's
+label) must be >= 98% in both directions and within 0.5 points of exact cosine top-5 over
+the same gallery computed in-process with numpy: the HTTP path loses nothing.
+Needs the trained checkpoint and the full index (about a minute to build).
+"""
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from indexer import store
+from models.data import fsdd_items, load_mnist, mnist_png
+from models.encoders import LoadedEncoders, load_encoders
+from models.preprocess import prepare
+from service.main import create_app
+from tests.service.helpers import REPO_CHECKPOINT, build_index, settings_for
+
+N_IMAGES = 200
+K = 5
+
+
+def embed_bytes(encoders: LoadedEncoders, blobs: list[bytes]) -> np.ndarray:
+    prepared = [prepare(b, encoders.config) for b in blobs]
+    modality = prepared[0].modality
+    out = [
+        encoders.embed(modality, torch.stack([p.tensor for p in prepared[i : i + 512]]))
+        for i in range(0, len(prepared), 512)
+    ]
+    return np.concatenate(out)
+
+
+def precision_at_k(
+    queries: np.ndarray, labels: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray
+) -> float:
+    sims = queries @ gallery.T
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :K]
+    return float((gallery_labels[top] == labels[:, None]).mean())
+
+
+def http_precision(client: TestClient, blobs: list[bytes], labels: np.ndarray, timings: list[dict]) -> float:
+    correct = 0
+    for blob, label in zip(blobs, labels, strict=True):
+        r = client.post("/search", params={"k": K}, files={"file": ("query", blob)})
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        assert len(results) == K
+        correct += sum(hit["label"] == int(label) for hit in results)
+        timings.append(r.json()["timings_ms"])
+    return correct / (K * len(blobs))
+
+
+@pytest.mark.slow
+def test_http_retrieval_quality_equals_in_process(weaviate_settings: store.WeaviateSettings) -> None:
+    assert REPO_CHECKPOINT.is_file(), f"the trained checkpoint {REPO_CHECKPOINT} is missing"
+    checkpoint = REPO_CHECKPOINT.resolve()
+    build_index(weaviate_settings, "SvcFull", checkpoint, limit=None)
+    data_dir = weaviate_settings.data_dir
+
+    images, image_labels = load_mnist(data_dir, train=False)
+    pngs = [mnist_png(img) for img in images]
+    clips = fsdd_items(data_dir, "validation")
+    wavs = [c.path.read_bytes() for c in clips]
+    clip_labels = np.array([c.label for c in clips])
+    assert len(clips) == 300
+    picks = np.random.default_rng(0).choice(len(pngs), N_IMAGES, replace=False)
+    query_pngs, query_png_labels = [pngs[i] for i in picks], image_labels[picks]
+
+    encoders = load_encoders(checkpoint, "cpu")
+    image_gallery = embed_bytes(encoders, pngs)
+    audio_gallery = embed_bytes(encoders, wavs)
+    local_i2a = precision_at_k(image_gallery[picks], query_png_labels, audio_gallery, clip_labels)
+    local_a2i = precision_at_k(audio_gallery, clip_labels, image_gallery, image_labels)
+
+    settings = settings_for(weaviate_settings, collection="SvcFull", checkpoint=checkpoint, device="cpu")
+    timings: list[dict] = []
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+        http_i2a = http_precision(client, query_pngs, query_png_labels, timings)
+        http_a2i = http_precision(client, wavs, clip_labels, timings)
+
+    summary = {k: round(float(np.median([t[k] for t in timings])), 2) for k in timings[0]}
+    print(
+        f"\nimage->audio P@5 http {http_i2a:.4f} local {local_i2a:.4f}; "
+        f"audio->image P@5 http {http_a2i:.4f} local {local_a2i:.4f}; median timings_ms {summary}"
+    )
+    assert http_i2a >= 0.98 and http_a2i >= 0.98
+    assert abs(http_i2a - local_i2a) <= 0.005
+    assert abs(http_a2i - local_a2i) <= 0.005
