@@ -38,9 +38,12 @@ def summary(report: Report) -> str:
     lines = [
         f"model version {report.model_version}: {report.total} items, {report.written} written, "
         f"{report.skipped} already indexed, {len(report.failures)} failed",
-        f"prepare {s['prepare']:.1f}s ({report.rate('prepare', report.written):.0f} obj/s), "
-        f"embed {s['embed']:.1f}s ({report.rate('embed', report.written):.0f} obj/s), "
-        f"import {s['import']:.1f}s ({report.rate('import', report.written):.0f} obj/s)",
+        ", ".join(
+            f"{step} {s[step]:.1f}s ({report.rate(step, report.written):.0f} obj/s)"
+            if report.written
+            else f"{step} -"
+            for step in ("prepare", "embed", "import")
+        ),
         f"read {s['read']:.1f}s, scan {s['scan']:.1f}s, checks {s['check']:.1f}s, total {s['total']:.1f}s",
     ]
     lines += [f"FAILED {key}: {reason}" for key, reason in report.failures]

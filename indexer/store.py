@@ -6,7 +6,8 @@ connection logic exist once.
 Connection modes
 ----------------
 * ``WEAVIATE_URL`` set: connect to that server (compose, a cluster, a managed instance) with
-  ``WEAVIATE_GRPC_PORT`` and, when set, ``WEAVIATE_API_KEY``.
+  ``WEAVIATE_GRPC_PORT`` on the same host (TLS for both when the URL is https) and, when set,
+  ``WEAVIATE_API_KEY``.
 * ``WEAVIATE_URL`` unset ("embedded"): run a real Weaviate server on 127.0.0.1:``WEAVIATE_PORT``
   (gRPC ``WEAVIATE_GRPC_PORT``), data under ``WEAVIATE_DATA_DIR``, telemetry off, no modules.
   The binary is the one weaviate-client's embedded mode runs,
@@ -34,6 +35,8 @@ one file per open client, guarded by an ``flock``):
 * the server runs in the process group of the user that started it, so Ctrl-C in that user's
   terminal also stops it (gracefully, Weaviate handles SIGINT); the others then get
   ``StoreUnavailable`` until the next user starts it again.
+* "already listening" is judged by the ports alone: give each data folder its own
+  ``WEAVIATE_PORT`` / ``WEAVIATE_GRPC_PORT``.
 
 Security: HTTP listens on 127.0.0.1 only, but Weaviate 1.35 binds its gRPC port on every
 interface, so the embedded server requires an API key: ``WEAVIATE_API_KEY`` when set,

@@ -136,7 +136,11 @@ class LocalCluster:
 
     def start_node(self, node: Node) -> None:
         assert self.binary.is_file(), f"{self.binary} missing: run `make weaviate`"
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **node.env}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            **node.env,
+        }
         with node.log.open("ab") as log:
             node.process = subprocess.Popen(
                 [str(self.binary), "--host", "127.0.0.1", "--port", str(node.http_port), "--scheme", "http"],
@@ -204,6 +208,15 @@ class LocalCluster:
         )
         with urllib.request.urlopen(request, timeout=10) as r:
             return json.loads(r.read())["nodes"]
+
+    def leader(self, via: Node) -> str:
+        """The current Raft leader's node name, as `via` sees it."""
+        request = urllib.request.Request(
+            f"{via.url}/v1/cluster/statistics", headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            stats = json.loads(r.read())["statistics"]
+        return next(s["name"] for s in stats if s["raft"]["state"] == "Leader")
 
     def settings_env(self, via: Node, service: str = "api") -> dict[str, str]:
         """The compose app service's environment, pointed at `via` instead of http://weaviate:8080."""

@@ -124,7 +124,10 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
         config = col.config.get()
         assert config.replication_config.factor == 3
         assert config.sharding_config.actual_count == 3
-        shards = {n.name: sorted(s.name for s in n.shards or []) for n in client.cluster.nodes(col.name, output="verbose")}
+        shards = {
+            n.name: sorted(s.name for s in n.shards or [])
+            for n in client.cluster.nodes(col.name, output="verbose")
+        }
         assert len(shards) == 3 and len({tuple(s) for s in shards.values()}) == 1, shards
         assert len(shards["node1"]) == 3, "every node holds a replica of all three shards"
 
@@ -132,8 +135,8 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
         assert write(col, ConsistencyLevel.ALL, objects(vectors, "validation"))
         # even i: images with even labels, odd i: audio with odd labels, N/10 of each label
         assert store.counts(col) == {
-            "image": {label: N // 10 for label in range(0, 10, 2)},
-            "audio": {label: N // 10 for label in range(1, 10, 2)},
+            "image": dict.fromkeys(range(0, 10, 2), N // 10),
+            "audio": dict.fromkeys(range(1, 10, 2), N // 10),
         }
         # each object is its own nearest neighbour within its modality
         for i in range(0, N, 37):
@@ -150,12 +153,18 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
         assert write(col, ConsistencyLevel.ONE, objects(unit_vectors(2, 4), "down-one"))
 
         # Searches: same answers at the default (QUORUM), ONE and QUORUM, from either survivor.
-        survivors = [col, col.with_consistency_level(ConsistencyLevel.ONE),
-                     col.with_consistency_level(ConsistencyLevel.QUORUM)]
+        survivors = [
+            col,
+            col.with_consistency_level(ConsistencyLevel.ONE),
+            col.with_consistency_level(ConsistencyLevel.QUORUM),
+        ]
         client2 = store.connect(settings_via(cluster, node2, "DeployCluster"))
         survivors.append(client2.collections.get("DeployCluster"))
         for view in survivors:
-            after = [[i for i in ids if "down" not in store.get_item(col, i).split] for ids in searches(view, queries)]
+            after = [
+                [i for i in ids if "down" not in store.get_item(col, i).split]
+                for ids in searches(view, queries)
+            ]
             assert [ids[: len(a)] for ids, a in zip(before, after, strict=True)] == after
             assert all(len(a) >= 3 for a in after)
         # ...and the queries the new objects answer are answered in full
@@ -176,8 +185,12 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
         assert retry(lambda: all(all_view.query.fetch_object_by_id(u) is not None for u in missed), 60)
         client3 = store.connect(settings_via(cluster, node3, "DeployCluster"))
         try:
-            one_on_node3 = client3.collections.get("DeployCluster").with_consistency_level(ConsistencyLevel.ONE)
-            assert retry(lambda: all(one_on_node3.query.fetch_object_by_id(u) is not None for u in missed), 30)
+            one_on_node3 = client3.collections.get("DeployCluster").with_consistency_level(
+                ConsistencyLevel.ONE
+            )
+            assert retry(
+                lambda: all(one_on_node3.query.fetch_object_by_id(u) is not None for u in missed), 30
+            )
         finally:
             client3.close()
     finally:
@@ -190,13 +203,20 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
 
 
 @pytest.fixture
-def api_on_node1(cluster: LocalCluster, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """The compose `indexer` then `api` commands, with the cluster file's environment."""
-    node1 = cluster.nodes[0]
+def api_on_a_follower(
+    cluster: LocalCluster, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, Node]]:
+    """The compose `indexer` then `api` commands, with the cluster file's environment.
+
+    In compose they reach any live node through the `weaviate` alias; here they talk to one
+    node that is not the Raft leader, so the test can kill the leader (the worst case).
+    """
+    leader = cluster.leader(cluster.nodes[0])
+    node = next(n for n in cluster.nodes if n.name != leader)
     (port,) = free_ports(0, 1)[1]
     overrides = {
-        "WEAVIATE_URL": node1.url,
-        "WEAVIATE_GRPC_PORT": str(node1.grpc_port),
+        "WEAVIATE_URL": node.url,
+        "WEAVIATE_GRPC_PORT": str(node.grpc_port),
         "COLLECTION": "DeployClusterApi",
         "INDEX_LIMIT": "100",
         "PORT": str(port),
@@ -206,7 +226,7 @@ def api_on_node1(cluster: LocalCluster, tmp_path: Path) -> Iterator[tuple[subpro
     log = tmp_path / "api.log"
     process = start_service(COMPOSE, "api", cluster.api_key, overrides, log)
     try:
-        yield process, port, log
+        yield process, port, log, node
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -216,14 +236,14 @@ def api_on_node1(cluster: LocalCluster, tmp_path: Path) -> Iterator[tuple[subpro
             process.wait(10)
 
 
-def test_api_answers_the_same_with_one_node_down(
-    cluster: LocalCluster, api_on_node1: tuple[subprocess.Popen[bytes], int, Path]
+def test_api_answers_the_same_with_the_raft_leader_down(
+    cluster: LocalCluster, api_on_a_follower: tuple[subprocess.Popen[bytes], int, Path, Node]
 ) -> None:
     from models.data import fsdd_items, load_mnist, mnist_png
 
     from .test_compose_commands import wait_ready
 
-    process, port, log = api_on_node1
+    process, port, log, api_node = api_on_a_follower
     wait_ready(port, process, log)
     base = f"http://127.0.0.1:{port}"
     images, _ = load_mnist(DATA_DIR, train=False)
@@ -238,13 +258,27 @@ def test_api_answers_the_same_with_one_node_down(
             out.append([hit["id"] for hit in r.json()["results"]])
         return out
 
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=15).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     before = ask()
     assert all(len(ids) == 10 for ids in before)
-    stopped = next(n for n in cluster.nodes[1:] if n.running())
-    cluster.stop_node(stopped)
+    leader = next(n for n in cluster.nodes if n.name == cluster.leader(api_node))
+    assert leader is not api_node
+    cluster.stop_node(leader)
+    killed = time.monotonic()
     try:
+        # Searches need no leader: the same answers at once.
         assert ask() == before
-        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+        # Schema reads (readiness checks the collection) wait for a new leader: Raft elects
+        # one among the two survivors within seconds, then /readyz is 200 again.
+        assert retry(ready, timeout_s=60, every_s=1.0), log.read_text()[-3000:]
+        assert time.monotonic() - killed < 60
+        assert ask() == before
+        assert cluster.leader(api_node) != leader.name
     finally:
-        cluster.start_node(stopped)
-        cluster.wait_ready([stopped])
+        cluster.start_node(leader)
+        cluster.wait_ready([leader])

@@ -55,7 +55,9 @@ def weaviate_overrides(node: Node) -> dict[str, str]:
     }
 
 
-def test_weaviate_requires_the_api_key_but_not_for_readiness(weaviate_node: tuple[LocalCluster, Node]) -> None:
+def test_weaviate_requires_the_api_key_but_not_for_readiness(
+    weaviate_node: tuple[LocalCluster, Node],
+) -> None:
     _, node = weaviate_node
     # the compose healthcheck's URL answers without a key
     healthcheck = load_compose(COMPOSE, {"WEAVIATE_API_KEY": API_KEY})["services"]["weaviate"]["healthcheck"]
@@ -108,7 +110,9 @@ def collection_counts(server: LocalCluster, node: Node) -> dict[str, int]:
 
 
 @pytest.fixture
-def api(weaviate_node: tuple[LocalCluster, Node], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+def api(
+    weaviate_node: tuple[LocalCluster, Node], tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     _, node = weaviate_node
     (port,) = free_ports(0, 1)[1]
     log = tmp_path / "api.log"

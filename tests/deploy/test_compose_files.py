@@ -66,7 +66,9 @@ def test_every_image_is_pinned(name: str) -> None:
         repo, _, tag = image.rpartition(":")
         assert repo and tag and "/" not in tag, f"{svc_name}: {image} has no tag"
         assert tag != "latest", f"{svc_name}: {image}"
-        assert re.fullmatch(r"\d+\.\d+\.\d+(-[a-z0-9]+)?", tag), f"{svc_name}: {image} is not an exact version"
+        assert re.fullmatch(r"\d+\.\d+\.\d+(-[a-z0-9]+)?", tag), (
+            f"{svc_name}: {image} is not an exact version"
+        )
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -316,7 +318,9 @@ def test_cluster_has_three_raft_voters_joined_by_name() -> None:
     for node_name, env in envs.items():
         assert env["RAFT_BOOTSTRAP_EXPECT"] == "3", node_name
         gossip, data = int(env["CLUSTER_GOSSIP_BIND_PORT"]), int(env["CLUSTER_DATA_BIND_PORT"])
-        assert data == gossip + 1, f"{node_name}: Weaviate's convention, its fallback when metadata is missing"
+        assert data == gossip + 1, (
+            f"{node_name}: Weaviate's convention, its fallback when metadata is missing"
+        )
         assert int(env["RAFT_INTERNAL_RPC_PORT"]) not in {gossip, data, int(env["RAFT_PORT"])}
     # A node calls a peer's Raft RPC at the peer's address and its *own* RPC port.
     assert len({e["RAFT_INTERNAL_RPC_PORT"] for e in envs.values()}) == 1

@@ -68,7 +68,9 @@ def test_final_stage_copies_the_environment_from_the_builder() -> None:
     builder = DOCKERFILE.stages[0].name
     froms = [split_flags(c.args)[0].get("from") for c in DOCKERFILE.final.all("COPY")]
     assert builder in froms
-    assert not DOCKERFILE.final.all("RUN") or all("pip install" not in r.args for r in DOCKERFILE.final.all("RUN"))
+    assert not DOCKERFILE.final.all("RUN") or all(
+        "pip install" not in r.args for r in DOCKERFILE.final.all("RUN")
+    )
 
 
 def test_cpu_pytorch_by_default_and_cuda_by_argument() -> None:
@@ -103,9 +105,9 @@ def _run_selection_steps(tmp_path: Path) -> None:
 def test_builder_installs_exactly_the_locked_runtime_set(tmp_path: Path) -> None:
     _run_selection_steps(tmp_path)
     torch = (tmp_path / "torch.txt").read_text().split()
-    assert sorted(torch) == sorted(
-        f"{n}=={LOCK[n]}" for n in ("torch", "torchvision", "torchaudio")
-    ), "torch family at the lock's versions, from TORCH_INDEX_URL"
+    assert sorted(torch) == sorted(f"{n}=={LOCK[n]}" for n in ("torch", "torchvision", "torchaudio")), (
+        "torch family at the lock's versions, from TORCH_INDEX_URL"
+    )
     runtime = (tmp_path / "runtime.txt").read_text().split("\n")
     assert [r for r in runtime if r] == PYPROJECT["project"]["dependencies"]
     dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
@@ -250,7 +252,7 @@ def test_healthcheck_passes_on_200_and_fails_otherwise(probe_server: http.server
     assert run_healthcheck(port) == 0
     _Probe.status = 503
     try:
-            assert run_healthcheck(port) == 1
+        assert run_healthcheck(port) == 1
     finally:
         _Probe.status = 200
     with socket.socket() as s:

@@ -24,7 +24,15 @@ class Throwaway:
         self.holders: list = []
 
     def start(self) -> None:
-        self.holders.append(store.connect(self.settings))  # starts the server (ports are free)
+        """Start the server (its ports are free) and wait until a client gets through."""
+        for attempt in range(5):
+            try:
+                self.holders.append(store.connect(self.settings))
+                return
+            except store.StoreUnavailable:  # a restart reloads its shards before gRPC answers
+                if attempt == 4:
+                    raise
+                time.sleep(2)
 
     def pid(self) -> int:
         return int((self.settings.weaviate_data_dir / ".server.pid").read_text())
