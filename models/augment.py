@@ -11,9 +11,9 @@ from torch.nn import functional as F
 from models.config import AudioParams
 
 
-def augment_digits(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment_digits(x: torch.Tensor, gen: torch.Generator, p_clean: float = 0.25) -> torch.Tensor:
     """x: (B, 1, 28, 28) in [0, 1] -> the same shape, jittered per sample."""
-    b = x.shape[0]
+    b, original = x.shape[0], x
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(b, generator=gen)
@@ -41,7 +41,9 @@ def augment_digits(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     blurred = F.conv2d(x, blur_kernel[None, None], padding=1)
     x = torch.where((torch.rand(b, generator=gen) < 0.2)[:, None, None, None], blurred, x)
     peak = x.flatten(1).amax(1).clamp(min=1e-3)[:, None, None, None]
-    return (x / peak).clamp(0, 1)
+    x = (x / peak).clamp(0, 1)
+    keep_clean = (torch.rand(b, generator=gen) < p_clean)[:, None, None, None]  # clean digits stay in the mix
+    return torch.where(keep_clean, original, x)
 
 
 def augment_wave(wave: torch.Tensor, params: AudioParams, rng: np.random.Generator) -> torch.Tensor:

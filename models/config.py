@@ -35,6 +35,8 @@ class EncoderConfig:
     num_classes: int = 10
     image_channels: tuple[int, ...] = (32, 64, 128)  # conv widths per stage
     audio_channels: tuple[int, ...] = (24, 48, 96, 128)
+    image_depth: int = 2  # convolutions per image stage
+    audio_depth: int = 1  # convolutions per audio stage (spectrograms cost more per layer)
     dropout: float = 0.1
     image: ImageParams = field(default_factory=ImageParams)
     audio: AudioParams = field(default_factory=AudioParams)

@@ -24,15 +24,16 @@ Modality = Literal["image", "audio"]
 class ConvEncoder(nn.Module):
     """conv3x3-BN-ReLU stages with 2x2 max-pooling between them, global average pool, linear."""
 
-    def __init__(self, channels: tuple[int, ...], embed_dim: int, dropout: float) -> None:
+    def __init__(self, channels: tuple[int, ...], embed_dim: int, dropout: float, depth: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         in_ch = 1
         for i, out_ch in enumerate(channels):
-            layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU()]
+            for _ in range(depth):  # `depth` convolutions per stage
+                layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU()]
+                in_ch = out_ch
             if i < len(channels) - 1:
                 layers.append(nn.MaxPool2d(2))
-            in_ch = out_ch
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(dropout)
         self.project = nn.Linear(in_ch, embed_dim)
@@ -47,8 +48,8 @@ class DigitEncoders(nn.Module):
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.config = config
-        self.image = ConvEncoder(config.image_channels, config.embed_dim, config.dropout)
-        self.audio = ConvEncoder(config.audio_channels, config.embed_dim, config.dropout)
+        self.image = ConvEncoder(config.image_channels, config.embed_dim, config.dropout, config.image_depth)
+        self.audio = ConvEncoder(config.audio_channels, config.embed_dim, config.dropout, config.audio_depth)
         self.prototypes = nn.Parameter(torch.randn(config.num_classes, config.embed_dim))
         self.logit_scale = 16.0  # cosine logits need a temperature to train with cross-entropy
 

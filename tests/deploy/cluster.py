@@ -3,7 +3,7 @@
 Each node gets exactly the environment the compose file gives it, except what differs
 only because the nodes share one host instead of having a network namespace each:
 - ports: each node gets free loopback ports for gossip and data (data = gossip + 1, as in
-  the compose file), Raft, Raft RPC, HTTP, gRPC and profiling; RAFT_JOIN keeps the compose
+  the compose file), Raft, Raft RPC, HTTP and gRPC; RAFT_JOIN keeps the compose
   file's voter names with each node's local Raft port;
 - CLUSTER_IN_LOCALHOST=true, Weaviate's switch for nodes sharing a host: a peer's Raft RPC
   is then its Raft port + 1 instead of the shared RAFT_INTERNAL_RPC_PORT;
@@ -101,7 +101,7 @@ class LocalCluster:
 
     def __post_init__(self) -> None:
         specs = compose_nodes(self.api_key, self.compose_file)
-        pairs, singles = free_ports(pairs=2 * len(specs), singles=3 * len(specs))
+        pairs, singles = free_ports(pairs=2 * len(specs), singles=2 * len(specs))
         gossip = iter(pairs[: len(specs)])  # data = gossip + 1
         raft = iter(pairs[len(specs) :])  # local Raft RPC = Raft + 1
         single = iter(singles)
@@ -113,7 +113,7 @@ class LocalCluster:
             g = next(gossip)
             seed_gossip = seed_gossip or g  # the first node is the seed (no CLUSTER_JOIN)
             voters = [v.split(":")[0] for v in env.get("RAFT_JOIN", name).split(",")]
-            http_port, grpc_port, profiling_port = next(single), next(single), next(single)
+            http_port, grpc_port = next(single), next(single)
             env.update(
                 CLUSTER_GOSSIP_BIND_PORT=str(g),
                 CLUSTER_DATA_BIND_PORT=str(g + 1),
@@ -124,7 +124,6 @@ class LocalCluster:
                 CLUSTER_ADVERTISE_ADDR="127.0.0.1",
                 PERSISTENCE_DATA_PATH=str(self.workdir / service),
                 GRPC_PORT=str(grpc_port),
-                GO_PROFILING_PORT=str(profiling_port),
             )
             if "RAFT_JOIN" in env:
                 env["RAFT_JOIN"] = ",".join(f"{v}:{local_raft[v]}" for v in voters)
@@ -188,6 +187,24 @@ class LocalCluster:
         except subprocess.TimeoutExpired:
             node.process.kill()
             node.process.wait(10)
+
+    def heal(self, timeout_s: float = 120.0) -> None:
+        """Restart any stopped node and wait until all are ready and see each other."""
+        stopped = [n for n in self.nodes if not n.running()]
+        for node in stopped:
+            self.start_node(node)
+        self.wait_ready(self.nodes, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                statuses = [m["status"] for m in self.nodes_status(self.nodes[0])]
+                if statuses == ["HEALTHY"] * len(self.nodes) and self.leader(self.nodes[0]):
+                    return
+            except (urllib.error.URLError, OSError, StopIteration, KeyError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cluster not whole again in {timeout_s}s")
+            time.sleep(0.5)
 
     def close(self) -> None:
         for node in self.nodes:

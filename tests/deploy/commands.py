@@ -29,7 +29,7 @@ def image_env() -> dict[str, str]:
         env.update(env_of(ins))
     env.pop("PATH")
     # The checkpoint the Dockerfile copies to /app/... is this repository's file.
-    env["CHECKPOINT"] = "/tmp/deploy-untrained.pt"  # DEVTEMP
+    env["CHECKPOINT"] = str(ROOT / Path(env["CHECKPOINT"]).relative_to("/app"))
     return env
 
 

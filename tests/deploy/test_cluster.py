@@ -37,9 +37,16 @@ N = 300  # objects: half "image", half "audio"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def running_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     with local_cluster(tmp_path_factory.mktemp("cluster"), COMPOSE) as c:
         yield c
+
+
+@pytest.fixture
+def cluster(running_cluster: LocalCluster) -> LocalCluster:
+    """The cluster, whole: a test that stopped a node and failed does not leak into the next."""
+    running_cluster.heal()
+    return running_cluster
 
 
 def settings_via(cluster: LocalCluster, node: Node, collection: str) -> store.WeaviateSettings:
@@ -146,9 +153,13 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
         before = searches(col, queries)
 
         cluster.stop_node(node3)  # SIGKILL: a crash
+        killed = time.monotonic()
 
-        # Writes, at once (before the cluster has noticed the node is gone).
+        # Writes, at once: while node3 is still a member (failure detection takes seconds;
+        # afterwards ALL means all *live* replicas), ALL cannot be met; QUORUM (the
+        # default) and ONE can.
         assert not write(col, ConsistencyLevel.ALL, objects(unit_vectors(1, 2), "down-all"))
+        assert time.monotonic() - killed < 5
         assert write(col, ConsistencyLevel.QUORUM, objects(unit_vectors(2, 3), "down-quorum"))
         assert write(col, ConsistencyLevel.ONE, objects(unit_vectors(2, 4), "down-one"))
 
@@ -169,12 +180,6 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
             assert all(len(a) >= 3 for a in after)
         # ...and the queries the new objects answer are answered in full
         assert store.counts(col)["image"][0] == N // 10 + 2  # +1 QUORUM, +1 ONE write; the ALL one failed
-
-        # ALL cannot be met with a replica missing: a bounded failure, not a hang.
-        started = time.monotonic()
-        with pytest.raises(store.StoreUnavailable):
-            store.search(col.with_consistency_level(ConsistencyLevel.ALL), queries[0], None, limit=5)
-        assert time.monotonic() - started < 30
 
         # The node comes back, rejoins, and the writes it missed reach it by read repair.
         cluster.start_node(node3)

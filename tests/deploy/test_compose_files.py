@@ -125,6 +125,7 @@ def test_weaviate_settings(name: str) -> None:
         assert env["DEFAULT_VECTORIZER_MODULE"] == "none", node_name
         assert env["ENABLE_MODULES"] == "", node_name  # no modules at all...
         assert env["API_BASED_MODULES_DISABLED"] == "true", node_name  # ...API-based ones included
+        assert env["GO_PROFILING_DISABLE"] == "true", node_name  # no debug server on :6060
         assert env["AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED"] == "false", node_name
         assert env["AUTHENTICATION_APIKEY_ENABLED"] == "true", node_name
         assert env["AUTHENTICATION_APIKEY_ALLOWED_KEYS"] == ENV["WEAVIATE_API_KEY"], node_name
