@@ -34,15 +34,15 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 @dataclass
 class TrainArgs:
-    steps: int = 1500
+    steps: int = 8000
     batch_size: int = 64  # per modality
-    audio_copies: int = 16  # augmented versions of each training clip
+    audio_copies: int = 24  # augmented versions of each training clip
     lr: float = 3e-3
     weight_decay: float = 1e-4
     loss: str = "proto+supcon"  # or "proto", "triplet+ce"
     supcon_weight: float = 1.0
     temperature: float = 0.1
-    eval_every: int = 250
+    eval_every: int = 1000
     seed: int = 0
     threads: int = 2
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("DATA_DIR", "../shared/data")))

@@ -1,0 +1,62 @@
+"""The committed checkpoint: it loads, reproduces the model card's metrics, and treats a
+canvas drawing of a digit like the MNIST original it was drawn from."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.data import load_mnist
+from models.encoders import load_encoders
+from models.evaluate import evaluate
+from models.preprocess import prepare
+from tests.models.media import canvas_png
+
+CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
+METRICS = Path("models/metrics.json")
+DATA_DIR = Path(os.environ.get("DATA_DIR", "../shared/data"))
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    return load_encoders(CHECKPOINT, "cpu")
+
+
+def test_checkpoint_is_small_and_is_the_one_the_metrics_describe(encoders):
+    assert CHECKPOINT.stat().st_size < 5_000_000
+    assert json.loads(METRICS.read_text())["model_version"] == encoders.model_version
+
+
+@pytest.mark.slow
+def test_committed_checkpoint_reproduces_the_model_card_metrics(encoders):
+    recorded = json.loads(METRICS.read_text())
+    measured = evaluate(encoders, DATA_DIR)
+    for direction in ("image_to_audio", "audio_to_image"):
+        for key in ("p@1", "p@5", "p@10", "map@r"):
+            assert measured[direction][key] == pytest.approx(recorded[direction][key], abs=1e-6)
+        assert measured[direction]["per_digit_p@10"] == pytest.approx(recorded[direction]["per_digit_p@10"], abs=1e-6)
+    assert measured["accuracy"] == pytest.approx(recorded["accuracy"], abs=1e-6)
+    assert measured["targets_met"] == recorded["targets_met"]
+
+
+def test_a_canvas_drawing_embeds_next_to_the_mnist_original(encoders):
+    images, labels = load_mnist(DATA_DIR, train=False)
+    pick = np.arange(0, 10_000, 100)  # 100 test digits
+    originals = torch.stack([prepare(_png(images[i]), encoders.config).tensor for i in pick])
+    canvases = torch.stack(
+        [prepare(canvas_png(images[i].astype(np.float32) / 255), encoders.config).tensor for i in pick]
+    )
+    e_orig, p_orig = encoders.classify("image", originals)
+    e_canvas, p_canvas = encoders.classify("image", canvases)
+    cosine = (e_orig * e_canvas).sum(1)
+    assert np.median(cosine) > 0.95 and cosine.min() > 0.5
+    assert (p_canvas.argmax(1) == labels[pick]).mean() >= 0.97
+
+
+def _png(image: np.ndarray) -> bytes:
+    from models.data import mnist_png
+
+    return mnist_png(image)
