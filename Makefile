@@ -10,7 +10,9 @@ export DATA_DIR ?= $(abspath ../shared/data)
 .PHONY: venv weaviate run test evaluate index train lint clean-venv
 
 venv: $(VENV)/.ok
-$(VENV)/.ok: requirements.lock
+# No prerequisite on the lock's mtime: the venv's path already carries the lock's hash
+# (a fresh clone's files are all "new", which would force a needless reinstall).
+$(VENV)/.ok:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.lock

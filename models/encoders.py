@@ -30,7 +30,11 @@ class ConvEncoder(nn.Module):
         in_ch = 1
         for i, out_ch in enumerate(channels):
             for _ in range(depth):  # `depth` convolutions per stage
-                layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU()]
+                layers += [
+                    nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out_ch),
+                    nn.ReLU(),
+                ]
                 in_ch = out_ch
             if i < len(channels) - 1:
                 layers.append(nn.MaxPool2d(2))

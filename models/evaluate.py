@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,9 @@ TARGETS = {
 }
 
 
-def embed_bytes(encoders: LoadedEncoders, blobs: list[bytes], batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def embed_bytes(
+    encoders: LoadedEncoders, blobs: list[bytes], batch: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings and class probabilities of uploads of one modality, in order."""
     embs, probs = [], []
     for start in range(0, len(blobs), batch):
@@ -65,7 +68,7 @@ def evaluate(encoders: LoadedEncoders, data_dir: Path) -> dict:
     yi, ya = uploads["image_labels"], uploads["audio_labels"]
     ei, pi = embed_bytes(encoders, uploads["image_bytes"])
     ea, pa = embed_bytes(encoders, uploads["audio_bytes"])
-    result = {
+    result: dict[str, Any] = {
         "model_version": encoders.model_version,
         "counts": {"image": len(yi), "audio": len(ya)},
         "image_to_audio": retrieval_metrics(ei, yi, ea, ya),
@@ -86,7 +89,11 @@ def evaluate(encoders: LoadedEncoders, data_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate the encoders on the validation splits.")
-    parser.add_argument("--checkpoint", type=Path, default=Path(os.environ.get("CHECKPOINT", "models/checkpoints/digitbridge.pt")))
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=Path(os.environ.get("CHECKPOINT", "models/checkpoints/digitbridge.pt")),
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "../shared/data")))
     parser.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
     parser.add_argument("--json", type=Path, help="write the metrics here (else print them)")

@@ -41,7 +41,15 @@ def plot_embeddings(img: np.ndarray, yi: np.ndarray, aud: np.ndarray, ya: np.nda
     cmap = plt.get_cmap("tab10")
     n = len(img)
     ax.scatter(xy[:n, 0], xy[:n, 1], c=[cmap(int(d)) for d in yi], s=4, alpha=0.4, marker="o")
-    ax.scatter(xy[n:, 0], xy[n:, 1], c=[cmap(int(d)) for d in ya], s=40, marker="^", edgecolors="black", linewidths=0.4)
+    ax.scatter(
+        xy[n:, 0],
+        xy[n:, 1],
+        c=[cmap(int(d)) for d in ya],
+        s=40,
+        marker="^",
+        edgecolors="black",
+        linewidths=0.4,
+    )
     for d in range(10):
         ax.scatter([], [], color=cmap(d), label=str(d))
     ax.scatter([], [], marker="o", color="grey", label="image")

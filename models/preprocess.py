@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 import torch
 import torchaudio
-from torch.nn import functional as F
 from PIL import Image, ImageSequence, UnidentifiedImageError
+from torch.nn import functional as F
 
 from models.config import AudioParams, EncoderConfig, ImageParams
 from models.errors import CorruptMediaError, UnsupportedMediaError
@@ -62,19 +62,21 @@ def decode_image(data: bytes, fmt: str, params: ImageParams) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[_PIL_NAMES[fmt]])
-            width, height = image.size
+            opened = Image.open(io.BytesIO(data), formats=[_PIL_NAMES[fmt]])
+            width, height = opened.size
             if width * height > params.max_pixels:
                 raise CorruptMediaError(
                     f"image is {width}x{height} pixels; the limit is {params.max_pixels:,} pixels",
                     "decompression_bomb",
                 )
-            image = next(iter(ImageSequence.Iterator(image)))  # first frame of GIF/TIFF
+            image = next(iter(ImageSequence.Iterator(opened)))  # first frame of GIF/TIFF
             image.load()
     except CorruptMediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise CorruptMediaError(f"image refused as a decompression bomb: {exc}", "decompression_bomb") from exc
+        raise CorruptMediaError(
+            f"image refused as a decompression bomb: {exc}", "decompression_bomb"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise CorruptMediaError(f"broken {fmt.upper()} image: {exc}", "invalid_image") from exc
     if width == 0 or height == 0:
@@ -140,7 +142,9 @@ def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
     scale = params.digit_box / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     boxed = np.asarray(
-        Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS if scale > 1 else Image.Resampling.BOX),
+        Image.fromarray(crop, mode="F").resize(
+            (new_w, new_h), Image.Resampling.LANCZOS if scale > 1 else Image.Resampling.BOX
+        ),
         dtype=np.float32,
     ).clip(0.0, 1.0)
     mass = boxed.sum()
@@ -216,7 +220,9 @@ def log_mel(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
     spec = (spec - spec.mean()) / (spec.std() + 1e-5)  # gain- and mic-level invariant
     t = spec.shape[1]
     if t > params.frames:  # long words are squeezed in time rather than cut
-        spec = torch.nn.functional.interpolate(spec[None], size=params.frames, mode="linear", align_corners=False)[0]
+        spec = torch.nn.functional.interpolate(
+            spec[None], size=params.frames, mode="linear", align_corners=False
+        )[0]
     elif t < params.frames:  # short words are centred on a silence-level floor
         left = (params.frames - t) // 2
         spec = torch.nn.functional.pad(spec, (left, params.frames - t - left), value=float(spec.min()))

@@ -88,9 +88,12 @@ def augmented_bank(waves: list[torch.Tensor], config: EncoderConfig, copies: int
     worker processes, makes training CPU-bound on the model instead of on Python."""
     keys = [(i, c * len(waves) + i) for c in range(copies) for i in range(len(waves))]
     loader = DataLoader(
-        AugmentedClips(waves, config, seed), batch_size=256, sampler=keys, num_workers=2  # type: ignore[arg-type]
+        AugmentedClips(waves, config, seed),
+        batch_size=256,
+        sampler=keys,
+        num_workers=2,  # type: ignore[arg-type]
     )
-    return torch.cat([batch for batch in tqdm(loader, desc="augmenting clips")])
+    return torch.cat(list(tqdm(loader, desc="augmenting clips")))
 
 
 def spec_augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -178,7 +181,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     waves, wave_labels = load_waves(args.data_dir, "train", config)
     sel_waves, sel_aud_labels = load_waves(args.data_dir, "selection", config)
     sel_specs = torch.stack([log_mel(trim_silence(w, config.audio), config.audio) for w in sel_waves])
-    print(f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, {len(waves)} clips")
+    tqdm.write(f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, {len(waves)} clips")
 
     model = DigitEncoders(config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -233,8 +236,10 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
         plot_loss(history, args.plots / "loss.png")
         ei = embed_all(model, "image", (sel_images[:2000] - MNIST_MEAN) / MNIST_STD)
         ea = embed_all(model, "audio", sel_specs)
-        plot_embeddings(ei, sel_img_labels[:2000].numpy(), ea, sel_aud_labels.numpy(), args.plots / "embeddings.png")
-    print(f"saved {args.out} (model version {version}) after {wall:.0f}s; best selection {best}")
+        plot_embeddings(
+            ei, sel_img_labels[:2000].numpy(), ea, sel_aud_labels.numpy(), args.plots / "embeddings.png"
+        )
+    tqdm.write(f"saved {args.out} (model version {version}) after {wall:.0f}s; best selection {best}")
     return {"model_version": version, "best": best, "wall_seconds": wall, "history": history}
 
 

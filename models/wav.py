@@ -111,9 +111,7 @@ def _samples(raw: memoryview, fmt: WavFormat) -> np.ndarray:
     return (ints.astype(np.float64) / float(1 << (fmt.bits - 1))).astype(np.float32)
 
 
-def read_wav(
-    data: bytes, min_rate: int, max_rate: int, max_seconds: float
-) -> tuple[np.ndarray, int]:
+def read_wav(data: bytes, min_rate: int, max_rate: int, max_seconds: float) -> tuple[np.ndarray, int]:
     """Decode WAV bytes into float32 samples shaped (channels, frames) and the rate."""
     if not is_wav(data):
         raise UnsupportedMediaError("not a WAV file", "unsupported_media_type")

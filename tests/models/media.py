@@ -40,17 +40,30 @@ def wav_bytes(
         data = (b[:, ::-1] if big_endian else b).tobytes()
         tag = 1
     else:
-        data = np.clip(frames * (2 ** (bits - 1) - 1), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).astype(
-            f"{end}i{bits // 8}"
-        ).tobytes()
+        data = (
+            np.clip(frames * (2 ** (bits - 1) - 1), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+            .astype(f"{end}i{bits // 8}")
+            .tobytes()
+        )
         tag = 1
     block = channels * bits // 8
     if extensible:
         guid = struct.pack(end + "H", tag) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
-        fmt = struct.pack(end + "HHIIHHHHI", 0xFFFE, channels, rate, rate * block, block, bits, 22, bits, 0) + guid
+        fmt = (
+            struct.pack(end + "HHIIHHHHI", 0xFFFE, channels, rate, rate * block, block, bits, 22, bits, 0)
+            + guid
+        )
     else:
         fmt = struct.pack(end + "HHIIHH", tag, channels, rate, rate * block, block, bits)
-    body = b"WAVE" + b"fmt " + struct.pack(end + "I", len(fmt)) + fmt + b"data" + struct.pack(end + "I", len(data)) + data
+    body = (
+        b"WAVE"
+        + b"fmt "
+        + struct.pack(end + "I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack(end + "I", len(data))
+        + data
+    )
     return (b"RIFX" if big_endian else b"RIFF") + struct.pack(end + "I", len(body)) + body
 
 

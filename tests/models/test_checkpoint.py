@@ -37,7 +37,9 @@ def test_committed_checkpoint_reproduces_the_model_card_metrics(encoders):
     for direction in ("image_to_audio", "audio_to_image"):
         for key in ("p@1", "p@5", "p@10", "map@r"):
             assert measured[direction][key] == pytest.approx(recorded[direction][key], abs=1e-6)
-        assert measured[direction]["per_digit_p@10"] == pytest.approx(recorded[direction]["per_digit_p@10"], abs=1e-6)
+        assert measured[direction]["per_digit_p@10"] == pytest.approx(
+            recorded[direction]["per_digit_p@10"], abs=1e-6
+        )
     assert measured["accuracy"] == pytest.approx(recorded["accuracy"], abs=1e-6)
     assert measured["targets_met"] == recorded["targets_met"]
 

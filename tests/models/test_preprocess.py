@@ -16,7 +16,14 @@ AUDIO_SHAPE = (1, CONFIG.audio.n_mels, CONFIG.audio.frames)
 
 # ----------------------------------------------------------------- images
 
-IMAGE_FORMATS = [("PNG", "png"), ("JPEG", "jpeg"), ("BMP", "bmp"), ("GIF", "gif"), ("WEBP", "webp"), ("TIFF", "tiff")]
+IMAGE_FORMATS = [
+    ("PNG", "png"),
+    ("JPEG", "jpeg"),
+    ("BMP", "bmp"),
+    ("GIF", "gif"),
+    ("WEBP", "webp"),
+    ("TIFF", "tiff"),
+]
 MODES = ["L", "LA", "RGB", "RGBA", "P"]
 
 
@@ -48,7 +55,9 @@ def test_every_image_format_and_mode_normalises_to_an_mnist_like_digit(pil_forma
 def test_polarity_and_size_do_not_matter():
     dark_on_light = prepare(encode(digit_picture((400, 480)), "PNG"), CONFIG).tensor
     light_on_dark = prepare(encode(digit_picture((100, 120), ink=255, paper=0), "PNG"), CONFIG).tensor
-    assert torch.nn.functional.cosine_similarity(dark_on_light.flatten(), light_on_dark.flatten(), dim=0) > 0.9
+    assert (
+        torch.nn.functional.cosine_similarity(dark_on_light.flatten(), light_on_dark.flatten(), dim=0) > 0.9
+    )
 
 
 def test_transparent_canvas_with_dark_or_light_strokes():
