@@ -13,6 +13,7 @@ Nothing else from the developer's environment leaks in.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -63,6 +64,18 @@ def start_service(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    """What `docker compose stop` does: SIGTERM, then SIGKILL if it is not gone in 30 s."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def run_service(

@@ -9,7 +9,6 @@ is killed and we check what still works: searches, through the store and through
 from __future__ import annotations
 
 import base64
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from weaviate.exceptions import WeaviateBaseError
 from indexer import store
 
 from .cluster import LocalCluster, Node, free_ports, local_cluster
-from .commands import DATA_DIR, run_service, start_service
+from .commands import DATA_DIR, run_service, start_service, stop_service
 
 pytestmark = pytest.mark.slow
 
@@ -233,12 +232,7 @@ def api_on_a_follower(
     try:
         yield process, port, log, node
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_service(process)
 
 
 def test_api_answers_the_same_with_the_raft_leader_down(

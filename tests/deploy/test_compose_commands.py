@@ -24,7 +24,7 @@ import pytest
 from indexer import store
 
 from .cluster import LocalCluster, Node, free_ports
-from .commands import DATA_DIR, run_service, start_service
+from .commands import DATA_DIR, run_service, start_service, stop_service
 from .specs import load_compose, parse_dockerfile
 
 COMPOSE = "docker-compose.yml"
@@ -120,13 +120,7 @@ def api(
     try:
         yield process, port, log
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_service(process)
 
 
 def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180.0) -> None:
