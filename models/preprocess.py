@@ -29,6 +29,7 @@ IMAGE_FORMATS = ("png", "jpeg", "bmp", "gif", "webp", "tiff")
 AUDIO_FORMATS = ("wav",)
 ACCEPTED = "PNG, JPEG, BMP, GIF, WebP, TIFF images or WAV audio"
 _PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
 _WORK_SIZE = 512  # big photos are shrunk to this before normalising: the digit ends up 20 px
 
 
@@ -160,7 +161,7 @@ def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
 
 def image_tensor(grey_28: np.ndarray) -> torch.Tensor:
     """28x28 [0,1] array -> (1, 28, 28) tensor standardised with MNIST's statistics."""
-    return ((torch.from_numpy(grey_28) - 0.1307) / 0.3081).unsqueeze(0)
+    return ((torch.from_numpy(grey_28) - MNIST_MEAN) / MNIST_STD).unsqueeze(0)
 
 
 def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> torch.Tensor:

@@ -27,9 +27,15 @@ from models.config import EncoderConfig
 from models.data import MNIST_SELECTION_SIZE, fsdd_items, load_mnist
 from models.encoders import DigitEncoders, save_checkpoint
 from models.metrics import retrieval_metrics
-from models.preprocess import decode_audio, log_mel, normalise_digit, to_model_rate, trim_silence
-
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+from models.preprocess import (
+    MNIST_MEAN,
+    MNIST_STD,
+    decode_audio,
+    log_mel,
+    normalise_digit,
+    to_model_rate,
+    trim_silence,
+)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.data import load_mnist
+from models.data import load_mnist, mnist_png
 from models.encoders import load_encoders
 from models.evaluate import evaluate
 from models.preprocess import prepare
@@ -47,7 +47,7 @@ def test_committed_checkpoint_reproduces_the_model_card_metrics(encoders):
 def test_a_canvas_drawing_embeds_next_to_the_mnist_original(encoders):
     images, labels = load_mnist(DATA_DIR, train=False)
     pick = np.arange(0, 10_000, 100)  # 100 test digits
-    originals = torch.stack([prepare(_png(images[i]), encoders.config).tensor for i in pick])
+    originals = torch.stack([prepare(mnist_png(images[i]), encoders.config).tensor for i in pick])
     canvases = torch.stack(
         [prepare(canvas_png(images[i].astype(np.float32) / 255), encoders.config).tensor for i in pick]
     )
@@ -56,9 +56,3 @@ def test_a_canvas_drawing_embeds_next_to_the_mnist_original(encoders):
     cosine = (e_orig * e_canvas).sum(1)
     assert np.median(cosine) > 0.95 and cosine.min() > 0.5
     assert (p_canvas.argmax(1) == labels[pick]).mean() >= 0.97
-
-
-def _png(image: np.ndarray) -> bytes:
-    from models.data import mnist_png
-
-    return mnist_png(image)

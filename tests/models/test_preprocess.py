@@ -6,7 +6,7 @@ import torch
 
 from models.config import AudioParams, EncoderConfig
 from models.errors import CorruptMediaError, MediaError, UnsupportedMediaError
-from models.preprocess import decode_audio, prepare, sniff, trim_silence
+from models.preprocess import MNIST_MEAN, MNIST_STD, decode_audio, prepare, sniff, trim_silence
 from models.wav import read_wav
 from tests.models.media import digit_picture, encode, png_header_only, tone, wav_bytes
 
@@ -43,7 +43,7 @@ def test_every_image_format_and_mode_normalises_to_an_mnist_like_digit(pil_forma
     query = prepare(data, CONFIG)
     assert (query.modality, query.format) == ("image", name)
     assert query.tensor.shape == (1, 28, 28) and query.tensor.dtype == torch.float32
-    grey = query.tensor[0] * 0.3081 + 0.1307  # back to [0, 1]
+    grey = query.tensor[0] * MNIST_STD + MNIST_MEAN  # back to [0, 1]
     assert grey.min() == pytest.approx(0.0, abs=1e-5) and grey.max() > 0.9
     corners = torch.stack([grey[:3, :3], grey[:3, -3:], grey[-3:, :3], grey[-3:, -3:]])
     assert corners.max() < 0.05, "background must be dark, the digit light, as in MNIST"
@@ -67,7 +67,7 @@ def test_transparent_canvas_with_dark_or_light_strokes():
         rgba = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
         alpha = digit_picture((280, 280), ink=255, paper=0)
         rgba.paste(Image.new("RGBA", (280, 280), (*colour, 255)), mask=alpha)
-        grey = prepare(encode(rgba, "PNG"), CONFIG).tensor[0] * 0.3081 + 0.1307
+        grey = prepare(encode(rgba, "PNG"), CONFIG).tensor[0] * MNIST_STD + MNIST_MEAN
         assert grey.max() > 0.9 and grey[:3, :3].max() < 0.05
 
 
