@@ -259,22 +259,36 @@ def _write_batch(collection: Collection, objects: Sequence[tuple[Record, Obj]], 
 
 # ---------------------------------------------------------------- end checks
 
+COUNT_SETTLE_S = 15.0  # how long counts may take to agree across replicas
+
 
 def check(
     collection: Collection, records: Sequence[Record], settings: IndexerSettings, version: str
 ) -> list[str]:
     """Counts per modality and label match the data, and sampled items find themselves first."""
-    problems: list[str] = []
     expected: dict[str, Counter[int]] = defaultdict(Counter)
     for r in records:
         expected[r.modality][r.label] += 1
-    actual = store.counts(collection)
     full = settings.index_limit is None  # with --limit the index may legitimately hold more
-    for modality, labels in expected.items():
-        for label, n in sorted(labels.items()):
-            got = actual.get(modality, {}).get(label, 0)
-            if got < n or (full and got != n):
-                problems.append(f"{modality} label {label}: {got} objects in the index, expected {n}")
+
+    def count_problems() -> list[str]:
+        actual = store.counts(collection)
+        found = []
+        for modality, labels in expected.items():
+            for label, n in sorted(labels.items()):
+                got = actual.get(modality, {}).get(label, 0)
+                if got < n or (full and got != n):
+                    found.append(f"{modality} label {label}: {got} objects in the index, expected {n}")
+        return found
+
+    # Aggregations read one replica per shard and take no consistency level: on a replicated
+    # cluster a replica that was not in the write quorum can lag for a moment. Re-read for
+    # a bounded time; a single node matches at once.
+    deadline = time.monotonic() + COUNT_SETTLE_S
+    problems = count_problems()
+    while problems and time.monotonic() < deadline:
+        time.sleep(0.5)
+        problems = count_problems()
 
     stale = {v: n for v, n in store.model_versions(collection).items() if v != version}
     if stale and full and set(settings.sources) == set(SOURCES):
