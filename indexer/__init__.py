@@ -1,1 +1,1 @@
-"""Offline indexer: embeds the validation sets and writes them into Weaviate (see store.py, pipeline.py)."""
+"""Offline indexer: embeds the validation sets and writes them into Weaviate (see store/, pipeline.py)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from indexer.pipeline import IndexerSettings, Report, run
+from indexer.pipeline import Report, run
+from indexer.settings import IndexerSettings
 from indexer.store import StoreUnavailable
 from models.data import DataUnavailableError
 

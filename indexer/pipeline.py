@@ -27,46 +27,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field, field_validator
 from tqdm import tqdm
 from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
 from indexer import store
+from indexer.settings import SOURCES, IndexerSettings
 
 if TYPE_CHECKING:
     from models.encoders import LoadedEncoders
 
-SOURCES = ("mnist", "fsdd")
 Obj = DataObject[Mapping[str, Any], None]  # what insert_many takes
-
-
-class IndexerSettings(store.WeaviateSettings):
-    """Indexer options; each is also an env var (BATCH_SIZE, INDEX_SOURCES, INDEX_LIMIT, RECREATE)."""
-
-    batch_size: int = Field(default=256, ge=1, le=10_000)
-    index_sources: str = "mnist,fsdd"
-    index_limit: int | None = Field(default=None, ge=0)  # at most this many items per source (quick runs)
-    recreate: bool = False
-
-    @field_validator("index_sources")
-    @classmethod
-    def _known_sources(cls, value: str) -> str:
-        unknown = set(sources_of(value)) - set(SOURCES)
-        if unknown or not sources_of(value):
-            raise ValueError(
-                f"sources must be a comma-separated subset of {','.join(SOURCES)}, got {value!r}"
-            )
-        return value
-
-    @property
-    def sources(self) -> list[str]:
-        return sources_of(self.index_sources)
-
-
-def sources_of(value: str) -> list[str]:
-    return [s.strip() for s in value.split(",") if s.strip()]
 
 
 @dataclass(frozen=True)
@@ -200,7 +172,7 @@ def _embed_batch(
     encoders: LoadedEncoders, batch: Sequence[Record], report: Report
 ) -> list[tuple[Record, Obj]]:
     """prepare (the upload path) + embed; returns the objects to write, records media failures."""
-    from models.errors import MediaError
+    from models.media_errors import MediaError
     from models.preprocess import prepare
 
     t = time.perf_counter()

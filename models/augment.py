@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models.config import AudioParams
+from models.encoder_config import AudioParams
 
 
 def augment_digits(x: torch.Tensor, gen: torch.Generator, p_clean: float = 0.25) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.config import EncoderConfig
+from models.encoder_config import EncoderConfig
 
 Modality = Literal["image", "audio"]
 

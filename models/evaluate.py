@@ -26,8 +26,8 @@ import torch
 
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoders import LoadedEncoders, load_encoders
-from models.metrics import retrieval_metrics, topk_precision
 from models.preprocess import prepare
+from models.retrieval_metrics import retrieval_metrics, topk_precision
 
 TARGETS = {
     "image_to_audio.p@10": 0.995,

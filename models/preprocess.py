@@ -19,8 +19,8 @@ import torchaudio
 from PIL import Image, ImageSequence, UnidentifiedImageError
 from torch.nn import functional as F
 
-from models.config import AudioParams, EncoderConfig, ImageParams
-from models.errors import CorruptMediaError, UnsupportedMediaError
+from models.encoder_config import AudioParams, EncoderConfig, ImageParams
+from models.media_errors import CorruptMediaError, UnsupportedMediaError
 from models.wav import is_wav, read_wav
 
 Modality = Literal["image", "audio"]

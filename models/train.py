@@ -23,10 +23,9 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from models.augment import augment_digits, augment_wave
-from models.config import EncoderConfig
 from models.data import MNIST_SELECTION_SIZE, fsdd_items, load_mnist
+from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
-from models.metrics import retrieval_metrics
 from models.preprocess import (
     MNIST_MEAN,
     MNIST_STD,
@@ -36,6 +35,7 @@ from models.preprocess import (
     to_model_rate,
     trim_silence,
 )
+from models.retrieval_metrics import retrieval_metrics
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import CorruptMediaError, UnsupportedMediaError
+from models.media_errors import CorruptMediaError, UnsupportedMediaError
 
 FORMAT_PCM = 0x0001
 FORMAT_FLOAT = 0x0003

@@ -14,7 +14,7 @@ from weaviate.collections import Collection
 
 from indexer import store
 from models.encoders import LoadedEncoders
-from models.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
+from models.media_errors import MediaError, MediaTooLargeError, UnsupportedMediaError
 from models.preprocess import PreparedQuery, prepare
 from service.errors import ApiError
 from service.schemas import (

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store import StoreUnavailable
-from models.errors import MediaError
+from models.media_errors import MediaError
 
 log = logging.getLogger("service.errors")
 

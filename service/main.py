@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from service.api.routes import health, items, search
-from service.config import Settings
 from service.errors import install_error_handlers
 from service.metrics import Metrics, ObservabilityMiddleware
 from service.resources import load_resources
+from service.settings import ServiceSettings
 
 DESCRIPTION = """
 Upload a handwritten digit image and get spoken digits back, or upload a spoken digit
@@ -34,9 +34,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         del app.state.resources
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(title="DigitBridge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings or Settings()
+    app.state.settings = settings or ServiceSettings()
     app.state.metrics = Metrics()
     install_error_handlers(app)
     app.include_router(search.router)

@@ -16,7 +16,7 @@ from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store import StoreUnavailable, connect
 from models.encoders import LoadedEncoders, load_encoders
-from service.config import Settings
+from service.settings import ServiceSettings
 
 log = logging.getLogger("service")
 
@@ -37,7 +37,7 @@ class StoreHandle:
     a failure, calls fail fast for COOL_DOWN_S so that an outage does not pile up threads.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
         self._client: weaviate.WeaviateClient | None = None
         self._collection: Collection | None = None
@@ -123,7 +123,7 @@ class StoreHandle:
 class Resources:
     """Everything a request needs, created once in the app's lifespan."""
 
-    settings: Settings
+    settings: ServiceSettings
     encoders: LoadedEncoders
     store: StoreHandle
     weaviate_version: str | None = None  # cached by /stats on first success
@@ -135,7 +135,7 @@ class Resources:
             torch.set_num_threads(self._torch_threads)
 
 
-def load_resources(settings: Settings) -> Resources:
+def load_resources(settings: ServiceSettings) -> Resources:
     """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
     encoders = load_encoders(settings.checkpoint, settings.device)
     previous_threads = 0

@@ -16,14 +16,15 @@ import uvicorn
 import weaviate
 
 from indexer import pipeline, store
+from indexer.settings import IndexerSettings
 from models.encoders import file_version
-from service.config import Settings
 from service.logs import logging_config
+from service.settings import ServiceSettings
 
 log = logging.getLogger("service.run")
 
 
-def index_reason(client: weaviate.WeaviateClient, settings: Settings, version: str) -> str | None:
+def index_reason(client: weaviate.WeaviateClient, settings: ServiceSettings, version: str) -> str | None:
     """Why the index must be (re)built for this model version, or None when it is current."""
     if not client.collections.exists(settings.collection):
         return f"collection {settings.collection!r} does not exist"
@@ -37,14 +38,14 @@ def index_reason(client: weaviate.WeaviateClient, settings: Settings, version: s
     return None
 
 
-def ensure_index(client: weaviate.WeaviateClient, settings: Settings) -> bool:
+def ensure_index(client: weaviate.WeaviateClient, settings: ServiceSettings) -> bool:
     version = file_version(settings.checkpoint)
     reason = index_reason(client, settings, version)
     if reason is None:
         log.info("index is current for model version %s; not re-indexing", version)
         return True
     log.info("indexing with model version %s: %s", version, reason)
-    report = pipeline.run(pipeline.IndexerSettings(), progress=True)
+    report = pipeline.run(IndexerSettings(), progress=True)
     for key, why in report.failures[:20]:
         log.error("not indexed: %s: %s", key, why)
     for problem in report.problems:
@@ -58,7 +59,7 @@ def ensure_index(client: weaviate.WeaviateClient, settings: Settings) -> bool:
     return report.ok
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: ServiceSettings) -> None:
     uvicorn.run(
         "service.main:create_app",
         factory=True,  # each worker builds its own app (and lifespan) from the environment
@@ -72,7 +73,7 @@ def serve(settings: Settings) -> None:
 
 
 def main() -> int:
-    settings = Settings()
+    settings = ServiceSettings()
     logging.config.dictConfig(logging_config(settings.log_level))
     if not settings.checkpoint.is_file():
         log.error(

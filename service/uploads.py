@@ -13,7 +13,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from models.errors import MediaTooLargeError
+from models.media_errors import MediaTooLargeError
 from service.errors import ApiError
 
 PART_OVERHEAD = 16 * 1024  # allowance per file for boundaries and part headers

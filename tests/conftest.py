@@ -1,10 +1,10 @@
 """Session-wide fixtures: one real Weaviate server per test session.
 
-* `weaviate_settings` (session): a `store.WeaviateSettings` for an embedded Weaviate started
+* `weaviate_settings` (session): a `store.StoreSettings` for an embedded Weaviate started
   through the project's own embedded path (`store.connect`, the binary `make weaviate` builds)
   on free ports, with a throw-away data folder, DATA_DIR from the environment (default
   ../shared/data) and device cpu. Build other settings from it with
-  `weaviate_settings.model_copy(update={...})` or `Settings(**weaviate_settings.model_dump())`;
+  `weaviate_settings.model_copy(update={...})` or `ServiceSettings(**weaviate_settings.model_dump())`;
   use your own `collection` name per test module so tests do not see each other's objects.
 * `weaviate_client` (session): an open client to that server. Holding it keeps the server up
   for the whole session; closing it at the end (last user) stops the server.
@@ -29,7 +29,7 @@ from tests.weaviate_server import embedded_settings, wait_closed
 @pytest.fixture(scope="session")
 def _weaviate_session(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[store.WeaviateSettings, weaviate.WeaviateClient]]:
+) -> Iterator[tuple[store.StoreSettings, weaviate.WeaviateClient]]:
     settings = embedded_settings(tmp_path_factory.mktemp("weaviate"))
     client = store.connect(settings)
     yield settings, client
@@ -39,14 +39,14 @@ def _weaviate_session(
 
 @pytest.fixture(scope="session")
 def weaviate_settings(
-    _weaviate_session: tuple[store.WeaviateSettings, weaviate.WeaviateClient],
-) -> store.WeaviateSettings:
+    _weaviate_session: tuple[store.StoreSettings, weaviate.WeaviateClient],
+) -> store.StoreSettings:
     return _weaviate_session[0]
 
 
 @pytest.fixture(scope="session")
 def weaviate_client(
-    _weaviate_session: tuple[store.WeaviateSettings, weaviate.WeaviateClient],
+    _weaviate_session: tuple[store.StoreSettings, weaviate.WeaviateClient],
 ) -> weaviate.WeaviateClient:
     return _weaviate_session[1]
 
@@ -55,7 +55,7 @@ def make_checkpoint(path: Path, seed: int) -> Path:
     """Random-weight checkpoint of the real architecture (its model version differs per seed)."""
     import torch
 
-    from models.config import EncoderConfig
+    from models.encoder_config import EncoderConfig
     from models.encoders import DigitEncoders, save_checkpoint
 
     torch.manual_seed(seed)

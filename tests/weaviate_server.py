@@ -24,7 +24,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def embedded_settings(data_dir: Path, **overrides: object) -> store.WeaviateSettings:
+def embedded_settings(data_dir: Path, **overrides: object) -> store.StoreSettings:
     """Settings for an embedded server on fresh free ports, data under `data_dir`."""
     values: dict[str, object] = {
         "weaviate_url": None,  # explicit: a WEAVIATE_URL in the environment must not leak in
@@ -36,10 +36,10 @@ def embedded_settings(data_dir: Path, **overrides: object) -> store.WeaviateSett
         "device": "cpu",
     }
     values.update(overrides)
-    return store.WeaviateSettings(**values)  # type: ignore[arg-type]
+    return store.StoreSettings(**values)  # type: ignore[arg-type]
 
 
-def env_for(settings: store.WeaviateSettings, **extra: str) -> dict[str, str]:
+def env_for(settings: store.StoreSettings, **extra: str) -> dict[str, str]:
     """Environment for a subprocess (e.g. `python -m indexer`) that should use the same server."""
     env = {k: v for k, v in os.environ.items() if k != "WEAVIATE_URL"}
     env.update(

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from models.encoders import LoadedEncoders
-from service.config import Settings
 from service.resources import Resources, StoreHandle
+from service.settings import ServiceSettings
 
 
 async def get_resources(request: Request) -> Resources:
@@ -20,7 +20,7 @@ async def get_resources(request: Request) -> Resources:
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-async def get_settings(resources: ResourcesDep) -> Settings:
+async def get_settings(resources: ResourcesDep) -> ServiceSettings:
     return resources.settings
 
 
@@ -32,6 +32,6 @@ async def get_store(resources: ResourcesDep) -> StoreHandle:
     return resources.store
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
 StoreDep = Annotated[StoreHandle, Depends(get_store)]

@@ -48,12 +48,12 @@ def cluster(running_cluster: LocalCluster) -> LocalCluster:
     return running_cluster
 
 
-def settings_via(cluster: LocalCluster, node: Node, collection: str) -> store.WeaviateSettings:
+def settings_via(cluster: LocalCluster, node: Node, collection: str) -> store.StoreSettings:
     """What the compose `api` service would read, pointed at `node` instead of the alias."""
     env = {k.lower(): v for k, v in cluster.settings_env(node).items()}
     env["collection"] = collection
-    fields = store.WeaviateSettings.model_fields
-    return store.WeaviateSettings(_env_file=None, **{k: v for k, v in env.items() if k in fields})
+    fields = store.StoreSettings.model_fields
+    return store.StoreSettings(_env_file=None, **{k: v for k, v in env.items() if k in fields})
 
 
 def retry(check: Callable[[], bool], timeout_s: float, every_s: float = 0.5) -> bool:

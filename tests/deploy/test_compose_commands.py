@@ -94,7 +94,7 @@ def test_indexer_command_indexes_and_is_idempotent(weaviate_node: tuple[LocalClu
 
 
 def collection_counts(server: LocalCluster, node: Node) -> dict[str, int]:
-    settings = store.WeaviateSettings(
+    settings = store.StoreSettings(
         _env_file=None,
         weaviate_url=node.url,
         weaviate_grpc_port=node.grpc_port,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from indexer.store import WEAVIATE_VERSION, WeaviateSettings
+from indexer.store import WEAVIATE_VERSION, StoreSettings
 
 from .specs import (
     ROOT,
@@ -236,10 +236,10 @@ def _reads(svc: dict[str, Any]) -> tuple[set[str], set[str], list[type]]:
     """(env names the process reads, names it requires, its settings classes)."""
     classes = settings_classes("indexer" if is_indexer(svc) else "service")
     if not is_indexer(svc):
-        from service.config import Settings
+        from service.settings import ServiceSettings
 
-        assert Settings in classes
-    assert WeaviateSettings in classes
+        assert ServiceSettings in classes
+    assert StoreSettings in classes
     names = set().union(*(settings_env_names(c) for c in classes))
     required = set().union(*(required_env_names(c) for c in classes))
     return names, required, classes
@@ -277,9 +277,9 @@ def test_every_container_variable_is_a_setting_and_required_ones_are_set(
 
 
 def test_image_env_is_read_by_the_service() -> None:
-    from service.config import Settings
+    from service.settings import ServiceSettings
 
-    assert set(_image_env()) <= settings_env_names(Settings)
+    assert set(_image_env()) <= settings_env_names(ServiceSettings)
 
 
 # ----------------------------------------------------------------- gpu profile
@@ -351,7 +351,7 @@ def test_cluster_app_settings_shard_and_replicate(monkeypatch: pytest.MonkeyPatc
         env = container_env(svc)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        settings = WeaviateSettings(_env_file=None)
+        settings = StoreSettings(_env_file=None)
         assert settings.replication_factor == 3 == len(nodes), svc_name
         assert settings.shards == 3, svc_name
     indexer = next(s for s in app_services(CLUSTER).values() if is_indexer(s))

@@ -16,6 +16,7 @@ import weaviate
 from weaviate.classes.data import DataObject
 
 from indexer import pipeline, store
+from indexer.settings import IndexerSettings
 from models.data import fsdd_items, load_mnist, mnist_png
 from tests.conftest import make_checkpoint
 from tests.weaviate_server import DATA_DIR, env_for, free_port
@@ -31,14 +32,12 @@ def checkpoint(untrained_checkpoint: Path) -> Path:
 
 
 def indexer_settings(
-    base: store.WeaviateSettings, collection: str, checkpoint: Path, **kw: object
-) -> pipeline.IndexerSettings:
-    return pipeline.IndexerSettings(
-        **{**base.model_dump(), "collection": collection, "checkpoint": checkpoint, **kw}
-    )
+    base: store.StoreSettings, collection: str, checkpoint: Path, **kw: object
+) -> IndexerSettings:
+    return IndexerSettings(**{**base.model_dump(), "collection": collection, "checkpoint": checkpoint, **kw})
 
 
-def run_cli(settings: pipeline.IndexerSettings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(settings: IndexerSettings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "indexer", *args],
         env=env_for(settings, **env),
@@ -65,9 +64,7 @@ def expected_counts() -> dict[str, dict[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def full(
-    weaviate_settings: store.WeaviateSettings, checkpoint: Path
-) -> tuple[pipeline.IndexerSettings, pipeline.Report]:
+def full(weaviate_settings: store.StoreSettings, checkpoint: Path) -> tuple[IndexerSettings, pipeline.Report]:
     settings = indexer_settings(weaviate_settings, "IdxFull", checkpoint, recreate=True)
     report = pipeline.run(settings, progress=False)
     return settings, report
@@ -75,7 +72,7 @@ def full(
 
 @pytest.mark.slow
 def test_full_run_indexes_everything(
-    full: tuple[pipeline.IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
+    full: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
 ) -> None:
     settings, report = full
     assert report.ok, (report.failures[:5], report.problems)
@@ -90,7 +87,7 @@ def test_full_run_indexes_everything(
 
 @pytest.mark.slow
 def test_second_run_changes_nothing(
-    full: tuple[pipeline.IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
+    full: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
 ) -> None:
     settings, first = full
     again = pipeline.run(settings.model_copy(update={"recreate": False}), progress=False)
@@ -104,7 +101,7 @@ def test_second_run_changes_nothing(
 @pytest.mark.slow
 @pytest.mark.parametrize(("query_source", "target"), [("mnist", "audio"), ("fsdd", "image")])
 def test_near_vector_filtered_to_the_other_modality(
-    full: tuple[pipeline.IndexerSettings, pipeline.Report],
+    full: tuple[IndexerSettings, pipeline.Report],
     weaviate_client: weaviate.WeaviateClient,
     query_source: str,
     target: str,
@@ -122,7 +119,7 @@ def test_near_vector_filtered_to_the_other_modality(
 
 @pytest.mark.slow
 def test_media_round_trips_byte_for_byte(
-    full: tuple[pipeline.IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
+    full: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
 ) -> None:
     settings, _ = full
     collection = weaviate_client.collections.get(settings.collection)
@@ -145,7 +142,7 @@ def test_media_round_trips_byte_for_byte(
 
 @pytest.mark.slow
 def test_resume_after_the_process_is_killed(
-    weaviate_settings: store.WeaviateSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
+    weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
 ) -> None:
     settings = indexer_settings(weaviate_settings, "IdxResume", checkpoint)
     if weaviate_client.collections.exists(settings.collection):
@@ -185,7 +182,7 @@ def test_resume_after_the_process_is_killed(
 
 
 def test_another_model_version_is_detected_and_replaced(
-    weaviate_settings: store.WeaviateSettings, weaviate_client: weaviate.WeaviateClient, tmp_path: Path
+    weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient, tmp_path: Path
 ) -> None:
     old = make_checkpoint(tmp_path / "old.pt", seed=1)
     new = make_checkpoint(tmp_path / "new.pt", seed=2)
@@ -212,7 +209,7 @@ def test_another_model_version_is_detected_and_replaced(
 
 
 def test_failed_objects_are_reported(
-    weaviate_settings: store.WeaviateSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
+    weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
 ) -> None:
     from models.encoders import load_encoders
 
@@ -245,7 +242,7 @@ def test_failed_objects_are_reported(
 
 @pytest.mark.slow
 def test_cli_limit_and_sources(
-    weaviate_settings: store.WeaviateSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
+    weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
 ) -> None:
     settings = indexer_settings(weaviate_settings, "IdxCli", checkpoint)
     done = run_cli(settings, "--recreate", "--limit", "30", "--sources", "fsdd", "--batch-size", "16")
@@ -259,7 +256,7 @@ def test_cli_limit_and_sources(
 
 
 def test_cli_unreachable_server_fails_fast_with_a_clear_message(
-    weaviate_settings: store.WeaviateSettings, checkpoint: Path
+    weaviate_settings: store.StoreSettings, checkpoint: Path
 ) -> None:
     settings = indexer_settings(weaviate_settings, "IdxNowhere", checkpoint)
     start = time.monotonic()
@@ -274,7 +271,7 @@ def test_cli_unreachable_server_fails_fast_with_a_clear_message(
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["audio", None])
 def test_search_is_exact_brute_force_order(
-    full: tuple[pipeline.IndexerSettings, pipeline.Report],
+    full: tuple[IndexerSettings, pipeline.Report],
     weaviate_client: weaviate.WeaviateClient,
     target: str | None,
 ) -> None:

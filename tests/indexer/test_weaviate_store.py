@@ -27,7 +27,7 @@ def unit(rng: np.random.Generator) -> list[float]:
 
 @pytest.fixture(scope="module")
 def toy(
-    weaviate_settings: store.WeaviateSettings, weaviate_client: weaviate.WeaviateClient
+    weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient
 ) -> Iterator[Collection]:
     """40 objects, half image, half audio, random unit vectors; a duplicate pair to exercise ties."""
     settings = weaviate_settings.model_copy(update={"collection": "StoreToy"})
@@ -146,7 +146,7 @@ def test_counts_and_model_versions(toy: Collection) -> None:
 
 def test_unreachable_url_is_a_clear_error_not_a_hang() -> None:
     closed = free_port()  # bound then released: nothing listens there
-    settings = store.WeaviateSettings(
+    settings = store.StoreSettings(
         weaviate_url=f"http://127.0.0.1:{closed}", weaviate_grpc_port=free_port(), weaviate_timeout_s=2.0
     )
     start = time.monotonic()
@@ -190,7 +190,7 @@ def test_embedded_server_is_shared_and_stopped_by_its_last_user(tmp_path: Path) 
     assert wait_closed(settings.weaviate_port)
 
 
-def test_embedded_server_refuses_anonymous_clients(weaviate_settings: store.WeaviateSettings) -> None:
+def test_embedded_server_refuses_anonymous_clients(weaviate_settings: store.StoreSettings) -> None:
     # gRPC listens on every interface, so the embedded server must not be open to anyone.
     with pytest.raises(weaviate.exceptions.WeaviateBaseError, match="401|anonymous"):
         weaviate.connect_to_local(

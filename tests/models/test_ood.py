@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from models import ood
-from models.config import EncoderConfig
+from models.encoder_config import EncoderConfig
 from models.preprocess import prepare, sniff
 from models.wav import read_wav
 

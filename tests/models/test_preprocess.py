@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.config import AudioParams, EncoderConfig
-from models.errors import CorruptMediaError, MediaError, UnsupportedMediaError
+from models.encoder_config import AudioParams, EncoderConfig
+from models.media_errors import CorruptMediaError, MediaError, UnsupportedMediaError
 from models.preprocess import MNIST_MEAN, MNIST_STD, decode_audio, prepare, sniff, trim_silence
 from models.wav import read_wav
 from tests.models.media import digit_picture, encode, png_header_only, tone, wav_bytes

@@ -2,7 +2,7 @@
 
 import torch
 
-from models.config import EncoderConfig
+from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, load_encoders, save_checkpoint
 from models.train import TrainArgs, cross_modal_supcon, loss_fn, spec_augment_batch
 

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from indexer import store
 from models.data import fsdd_items, load_mnist, mnist_png
-from service.config import Settings
 from service.main import create_app
+from service.settings import ServiceSettings
 from tests.service.helpers import (
     MAX_BATCH,
     MAX_UPLOAD,
@@ -41,7 +41,7 @@ def service_checkpoint(untrained_checkpoint: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_index(weaviate_settings: store.WeaviateSettings, service_checkpoint: Path) -> Settings:
+def small_index(weaviate_settings: store.StoreSettings, service_checkpoint: Path) -> ServiceSettings:
     build_index(weaviate_settings, "SvcSmall", service_checkpoint, SMALL_LIMIT)
     return settings_for(
         weaviate_settings,
@@ -54,7 +54,7 @@ def small_index(weaviate_settings: store.WeaviateSettings, service_checkpoint: P
 
 
 @pytest.fixture(scope="session")
-def app(small_index: Settings) -> FastAPI:
+def app(small_index: ServiceSettings) -> FastAPI:
     return create_app(small_index)
 
 
@@ -65,7 +65,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def media(small_index: Settings) -> Media:
+def media(small_index: ServiceSettings) -> Media:
     images, labels = load_mnist(small_index.data_dir, train=False)
     per_digit: dict[int, object] = {}
     for item in fsdd_items(small_index.data_dir, "validation"):
@@ -81,7 +81,7 @@ def media(small_index: Settings) -> Media:
 
 
 @pytest.fixture(scope="session")
-def live_server(small_index: Settings) -> Iterator[LiveServer]:
+def live_server(small_index: ServiceSettings) -> Iterator[LiveServer]:
     """The app behind a real uvicorn on a real socket (for what TestClient cannot show)."""
     port = free_port()
     config = uvicorn.Config(create_app(small_index), host="127.0.0.1", port=port, log_level="warning")

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer import pipeline, store
-from service.config import Settings
+from indexer.settings import IndexerSettings
+from service.settings import ServiceSettings
 
 REPO_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
 SMALL_LIMIT = 200  # items per source in the session's small index
@@ -18,14 +19,14 @@ MAX_UPLOAD = 300_000  # small limit so the 413 tests stay cheap; real files are 
 MAX_BATCH = 4
 
 
-def settings_for(base: store.WeaviateSettings, **overrides: object) -> Settings:
+def settings_for(base: store.StoreSettings, **overrides: object) -> ServiceSettings:
     """Service settings pointing at the same server as `base`, with overrides."""
-    return Settings(**{**base.model_dump(), **overrides})
+    return ServiceSettings(**{**base.model_dump(), **overrides})
 
 
-def build_index(base: store.WeaviateSettings, collection: str, checkpoint: Path, limit: int | None) -> None:
+def build_index(base: store.StoreSettings, collection: str, checkpoint: Path, limit: int | None) -> None:
     """Index the validation sets (at most `limit` per source) into `collection`, from scratch."""
-    settings = pipeline.IndexerSettings(
+    settings = IndexerSettings(
         **{**base.model_dump(), "collection": collection, "checkpoint": checkpoint},
         index_limit=limit,
         recreate=True,

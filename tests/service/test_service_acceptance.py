@@ -54,7 +54,7 @@ def http_precision(client: TestClient, blobs: list[bytes], labels: np.ndarray, t
 
 
 @pytest.mark.slow
-def test_http_retrieval_quality_equals_in_process(weaviate_settings: store.WeaviateSettings) -> None:
+def test_http_retrieval_quality_equals_in_process(weaviate_settings: store.StoreSettings) -> None:
     assert REPO_CHECKPOINT.is_file(), f"the trained checkpoint {REPO_CHECKPOINT} is missing"
     checkpoint = REPO_CHECKPOINT.resolve()
     build_index(weaviate_settings, "SvcFull", checkpoint, limit=None)

@@ -8,9 +8,9 @@ import torch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.config import Settings
 from service.logs import JsonFormatter
 from service.main import create_app
+from service.settings import ServiceSettings
 from tests.service.helpers import SMALL_LIMIT, Media
 
 
@@ -27,7 +27,7 @@ def test_readyz_when_everything_is_there(client: TestClient) -> None:
 
 
 def test_readyz_503_for_a_missing_collection_or_another_model_version(
-    small_index: Settings, media: Media
+    small_index: ServiceSettings, media: Media
 ) -> None:
     missing = small_index.model_copy(update={"collection": "NoSuchCollection"})
     with TestClient(create_app(missing)) as c:
@@ -143,7 +143,7 @@ def test_openapi_models_requests_responses_and_errors(client: TestClient) -> Non
     }  # fmt: skip
 
 
-def test_lifespan_opens_once_and_closes(small_index: Settings) -> None:
+def test_lifespan_opens_once_and_closes(small_index: ServiceSettings) -> None:
     threads_before = torch.get_num_threads()
     app = create_app(small_index)
     assert not hasattr(app.state, "resources")  # nothing is loaded before startup

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Response
 
 from indexer import store
-from models.errors import MediaError
+from models.media_errors import MediaError
 from models.preprocess import sniff
 from service import engine
 from service.api.deps import StoreDep

@@ -1,4 +1,4 @@
-"""The service's settings: everything Weaviate and the encoders need, plus HTTP knobs.
+"""The service's settings: the store's settings (and through them the model's) plus HTTP knobs.
 
 Values come from the environment (or a .env file); names are the field names in
 UPPER_CASE, e.g. MAX_UPLOAD_BYTES=5242880.
@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from indexer.store import WeaviateSettings
+from indexer.store.settings import StoreSettings
 
 
-class Settings(WeaviateSettings):
+class ServiceSettings(StoreSettings):
     host: str = "127.0.0.1"  # HOST: interface uvicorn binds to
     port: int = Field(default=8000, ge=1, le=65535)  # PORT
     workers: int = Field(default=1, ge=1, le=64)  # WORKERS: uvicorn worker processes

@@ -1,0 +1,44 @@
+"""The Weaviate side of DigitBridge, shared by the indexer (writes) and the service (reads).
+
+One module per job: `settings` (where the server is), `connection` (open a client),
+`embedded` (run and share a local server), `schema` (the collection), `queries` (reads).
+The names below are the package's public surface; docs/ARCHITECTURE.md explains the design.
+"""
+
+from indexer.store.connection import connect
+from indexer.store.embedded import WEAVIATE_VERSION, embedded_binary
+from indexer.store.errors import StoreUnavailable
+from indexer.store.queries import (
+    METADATA_PROPERTIES,
+    Hit,
+    Item,
+    counts,
+    get_item,
+    get_media,
+    get_vector,
+    model_versions,
+    search,
+)
+from indexer.store.schema import NAMESPACE, create_collection, ensure_collection, object_uuid
+from indexer.store.settings import StoreSettings
+
+__all__ = [
+    "METADATA_PROPERTIES",
+    "NAMESPACE",
+    "WEAVIATE_VERSION",
+    "Hit",
+    "Item",
+    "StoreSettings",
+    "StoreUnavailable",
+    "connect",
+    "counts",
+    "create_collection",
+    "embedded_binary",
+    "ensure_collection",
+    "get_item",
+    "get_media",
+    "get_vector",
+    "model_versions",
+    "object_uuid",
+    "search",
+]

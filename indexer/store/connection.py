@@ -1,0 +1,48 @@
+"""Open a client to the configured Weaviate: a remote server (WEAVIATE_URL) or the shared
+embedded one (indexer.store.embedded). Every step has a bounded timeout; an unreachable server
+raises StoreUnavailable naming the setting to fix, never a hang."""
+
+from __future__ import annotations
+
+import weaviate
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+from weaviate.exceptions import WeaviateBaseError
+
+from indexer.store import embedded
+from indexer.store.errors import StoreUnavailable
+from indexer.store.settings import StoreSettings
+
+
+def timeouts(settings: StoreSettings) -> AdditionalConfig:
+    t = settings.weaviate_timeout_s
+    # Batch inserts carry PNG/WAV blobs and HNSW work; give them more room than queries.
+    return AdditionalConfig(timeout=Timeout(init=t, query=max(t, 10.0), insert=max(6 * t, 60.0)))
+
+
+def connect(settings: StoreSettings) -> weaviate.WeaviateClient:
+    """Open a client to the configured server (starting or sharing the embedded one); close it when done."""
+    try:
+        if settings.weaviate_url is not None:
+            return _connect_url(settings)
+        return embedded.connect(settings, timeouts(settings))
+    except StoreUnavailable:
+        raise
+    except (WeaviateBaseError, OSError) as exc:
+        raise StoreUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
+
+
+def _connect_url(settings: StoreSettings) -> weaviate.WeaviateClient:
+    url = settings.weaviate_url
+    assert url is not None and url.host is not None
+    secure = url.scheme == "https"
+    key = settings.weaviate_api_key
+    return weaviate.connect_to_custom(
+        http_host=url.host,
+        http_port=url.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=url.host,
+        grpc_port=settings.weaviate_grpc_port,
+        grpc_secure=secure,
+        auth_credentials=Auth.api_key(key.get_secret_value()) if key else None,
+        additional_config=timeouts(settings),
+    )

@@ -1,0 +1,148 @@
+"""Reads: nearest-vector search, item look-ups, counts. Each raises StoreUnavailable on trouble."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from weaviate.classes.aggregate import GroupByAggregate
+from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.collections import Collection
+from weaviate.exceptions import WeaviateBaseError
+
+from indexer.store.errors import StoreUnavailable
+from models.modality import Modality
+
+# Everything but the blob: searches and item look-ups never ship the media bytes.
+METADATA_PROPERTIES = ["modality", "label", "source", "split", "name", "speaker", "model_version"]
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    modality: str
+    label: int
+    source: str
+    split: str
+    name: str
+    speaker: str | None
+    model_version: str
+
+
+@dataclass(frozen=True)
+class Hit(Item):
+    distance: float
+
+
+def _item(obj: Any) -> Item:
+    p = obj.properties
+    return Item(
+        id=str(obj.uuid),
+        modality=p["modality"],
+        label=int(p["label"]),
+        source=p["source"],
+        split=p["split"],
+        name=p["name"],
+        speaker=p.get("speaker") or None,
+        model_version=p["model_version"],
+    )
+
+
+def search(
+    collection: Collection,
+    vector: Sequence[float],
+    target: Modality | None,
+    limit: int,
+    offset: int = 0,
+    max_distance: float | None = None,
+) -> list[Hit]:
+    """Nearest neighbours of `vector`, optionally only of one modality, in a stable order.
+
+    Exact and stably paged at this index size: every query carries a modality filter (for
+    "any" one that matches both), and Weaviate answers filtered queries matching fewer than
+    its flatSearchCutoff (40,000) objects by brute force instead of the approximate HNSW walk,
+    whose candidates would change with the requested limit. We fetch the first
+    offset+limit (+ a few) results, order them by (distance, id) so that ties never swap
+    between pages, and slice: page n is always the continuation of page n-1.
+    """
+    slack = 8  # ties straddling the page end are ordered by id, not by arrival
+    try:
+        res = collection.query.near_vector(
+            near_vector=list(map(float, vector)),
+            limit=offset + limit + slack,
+            distance=max_distance,
+            filters=(
+                Filter.by_property("modality").equal(target)
+                if target
+                else Filter.by_property("modality").contains_any(["image", "audio"])
+            ),
+            return_properties=METADATA_PROPERTIES,
+            return_metadata=MetadataQuery(distance=True),
+        )
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"search failed: {exc}") from exc
+    hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in res.objects]
+    hits.sort(key=lambda h: (h.distance, h.id))
+    return hits[offset : offset + limit]
+
+
+def _fetch(collection: Collection, id: str | uuid.UUID, **kwargs: Any) -> Any:
+    try:
+        uid = uuid.UUID(str(id))
+    except ValueError:
+        return None  # not a UUID: cannot be one of ours
+    try:
+        return collection.query.fetch_object_by_id(uid, **kwargs)
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"fetching {uid} failed: {exc}") from exc
+
+
+def get_item(collection: Collection, id: str | uuid.UUID) -> Item | None:
+    obj = _fetch(collection, id, return_properties=METADATA_PROPERTIES)
+    return None if obj is None else _item(obj)
+
+
+def get_media(collection: Collection, id: str | uuid.UUID) -> bytes | None:
+    """The stored PNG / WAV bytes (the client hands blobs over base64-encoded)."""
+    obj = _fetch(collection, id, return_properties=["media"])
+    if obj is None or not obj.properties.get("media"):
+        return None
+    return base64.b64decode(obj.properties["media"])
+
+
+def get_vector(collection: Collection, id: str | uuid.UUID) -> list[float] | None:
+    obj = _fetch(collection, id, return_properties=[], include_vector=True)
+    if obj is None:
+        return None
+    vec = obj.vector["default"] if isinstance(obj.vector, dict) else obj.vector
+    return [float(x) for x in vec]
+
+
+def counts(collection: Collection) -> dict[str, dict[int, int]]:
+    """Objects per modality and label, e.g. {"image": {0: 980, ...}, "audio": {...}}."""
+    out: dict[str, dict[int, int]] = {}
+    try:
+        for modality in ("image", "audio"):
+            res = collection.aggregate.over_all(
+                filters=Filter.by_property("modality").equal(modality),
+                group_by=GroupByAggregate(prop="label"),
+                total_count=True,
+            )
+            per_label = {int(float(str(g.grouped_by.value))): int(g.total_count or 0) for g in res.groups}
+            if per_label:
+                out[modality] = dict(sorted(per_label.items()))
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"counting objects failed: {exc}") from exc
+    return out
+
+
+def model_versions(collection: Collection) -> dict[str, int]:
+    """How many objects each checkpoint version wrote; one key means a consistent index."""
+    try:
+        res = collection.aggregate.over_all(group_by=GroupByAggregate(prop="model_version"), total_count=True)
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"reading model versions failed: {exc}") from exc
+    return {str(g.grouped_by.value): int(g.total_count or 0) for g in res.groups}

@@ -1,0 +1,31 @@
+"""Where Weaviate is and what the collection looks like: the store's link in the settings chain
+(models.settings.ModelSettings -> StoreSettings -> the indexer's and the service's settings)."""
+
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, SecretStr
+
+from models.settings import ModelSettings
+
+
+class StoreSettings(ModelSettings):
+    """Env names are the upper-case field names (WEAVIATE_URL, COLLECTION, ...)."""
+
+    weaviate_url: AnyHttpUrl | None = None  # None: run the embedded server
+    weaviate_grpc_port: int = 50051
+    weaviate_api_key: SecretStr | None = None
+    weaviate_port: int = 8079  # HTTP port of the embedded server
+    weaviate_data_dir: Path = Path.home() / ".local/share/digitbridge/weaviate"
+    weaviate_timeout_s: float = 5.0
+    collection: str = "Digit"
+    shards: int = 1
+    replication_factor: int = 1
+
+    def describe(self) -> str:
+        """Human description of the server this points at, for logs and error messages."""
+        if self.weaviate_url is not None:
+            return f"Weaviate at {self.weaviate_url} (WEAVIATE_URL, gRPC port {self.weaviate_grpc_port})"
+        return (
+            f"embedded Weaviate on 127.0.0.1:{self.weaviate_port} (gRPC {self.weaviate_grpc_port}, "
+            f"data {self.weaviate_data_dir}; set WEAVIATE_URL to use another server)"
+        )

@@ -1,0 +1,31 @@
+"""The first link of the settings chain: what every entry point needs to load the model and the data.
+
+models.settings.ModelSettings -> indexer.store.settings.StoreSettings -> indexer.settings.IndexerSettings
+                                                                       -> service.settings.ServiceSettings
+
+Values come from the environment (or a .env file); names are the upper-case field names
+(CHECKPOINT, DEVICE, DATA_DIR), except `cache_dir`, read from DIGITBRIDGE_CACHE. These
+settings classes are the only code that reads the environment.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
+
+
+class ModelSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True
+    )
+
+    checkpoint: Path = DEFAULT_CHECKPOINT  # its sha256 prefix is the model version
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    data_dir: Path = Path("../shared/data")  # holds mnist/ and fsdd/ (downloaded there when absent)
+    cache_dir: Path = Field(  # unpacked MNIST, generated out-of-distribution media
+        default=Path.home() / ".cache" / "digitbridge",
+        validation_alias=AliasChoices("DIGITBRIDGE_CACHE", "cache_dir"),
+    )
