@@ -16,6 +16,7 @@ from indexer.store.queries import (
     get_item,
     get_media,
     get_vector,
+    index_problems,
     model_versions,
     search,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "get_item",
     "get_media",
     "get_vector",
+    "index_problems",
     "model_versions",
     "object_uuid",
     "search",

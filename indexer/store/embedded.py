@@ -27,7 +27,7 @@ from indexer.store.settings import StoreSettings
 
 # Single source of truth for the server version: scripts/build_weaviate.sh greps this line and
 # docker-compose.yml uses the same tag.
-WEAVIATE_VERSION = "1.35.2"
+WEAVIATE_VERSION = "1.39.3"
 
 
 def embedded_binary(version: str | None = None) -> Path:

@@ -146,3 +146,25 @@ def model_versions(collection: Collection) -> dict[str, int]:
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"reading model versions failed: {exc}") from exc
     return {str(g.grouped_by.value): int(g.total_count or 0) for g in res.groups}
+
+
+def index_problems(client: Any, collection: str, model_version: str) -> list[str]:
+    """Why the index cannot serve `model_version`; [] when it is current.
+
+    The one rule used by `make run` (index or not), readiness and the indexer's end check:
+    the collection exists, holds items of this model version, and none of another one
+    (vectors of two checkpoints live in different spaces and must never be ranked together).
+    """
+    if not client.collections.exists(collection):
+        return [f"collection {collection!r} does not exist: run the indexer (make index)"]
+    versions = model_versions(client.collections.get(collection))
+    problems = []
+    if versions.get(model_version, 0) == 0:
+        found = ", ".join(f"{v} ({n})" for v, n in versions.items()) or "empty"
+        problems.append(
+            f"collection {collection!r} holds no items of model version {model_version} ({found})"
+        )
+    others = {v: n for v, n in versions.items() if v != model_version}
+    if others:
+        problems.append(f"collection {collection!r} still holds items of other model versions {others}")
+    return problems
