@@ -1,0 +1,125 @@
+"""The embedding map: a 2-D PCA of every indexed item, computed once per index state.
+
+Why here and not in the indexer: the map is a pure function of the stored vectors, so the
+service derives it from what Weaviate holds instead of keeping a second copy (a file or a
+property) that could drift from the index. The key (model version, object count) changes
+whenever an indexing run adds or replaces items, and the first /map request after that
+recomputes it (about a second for 10,300 items); later ones are served from memory.
+
+PCA is linear, so the same `mean` and `components` place any new query exactly where the
+items around it are: x, y = components @ (v - mean).
+"""
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from weaviate.collections import Collection
+
+from indexer.store.errors import StoreUnavailable
+from indexer.store.map_reads import iter_map_rows, object_count
+
+
+@dataclass(frozen=True)
+class Projection:
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (2, D), orthonormal rows
+    explained_variance_ratio: tuple[float, float]
+
+    def place(self, vectors: np.ndarray) -> np.ndarray:
+        """(N, D) or (D,) vectors -> (N, 2) or (2,) map coordinates."""
+        return (np.asarray(vectors, dtype=np.float64) - self.mean) @ self.components.T
+
+
+def fit_pca(vectors: np.ndarray) -> Projection:
+    """The two principal axes of `vectors` (N, D), each signed so its largest loading is positive
+    (SVD signs are arbitrary; this keeps the picture from flipping between recomputations)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError("PCA needs at least two vectors")
+    mean = x.mean(axis=0)
+    _, singular, vt = np.linalg.svd(x - mean, full_matrices=False)
+    components = vt[:2].copy()
+    if components.shape[0] < 2:  # D == 1: pad with a zero axis
+        components = np.vstack([components, np.zeros_like(components)])
+    for row in components:
+        if row[np.argmax(np.abs(row))] < 0:
+            row *= -1.0
+    var = singular**2
+    total = float(var.sum()) or 1.0
+    ratios = [float(v) / total for v in var[:2]] + [0.0, 0.0]
+    return Projection(mean, components, (ratios[0], ratios[1]))
+
+
+@dataclass(frozen=True)
+class EmbeddingMap:
+    key: tuple[str, int]  # (model version, object count)
+    projection: Projection
+    body: bytes  # the /map JSON, rendered once
+    etag: str
+
+
+def _round(values: np.ndarray, digits: int = 6) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def build_map(collection: Collection, model_version: str, count: int) -> EmbeddingMap:
+    """Read every item of `model_version`, fit the PCA, render the response body."""
+    rows = [r for r in iter_map_rows(collection) if r.model_version == model_version]
+    if len(rows) < 2:
+        # no index to draw: the same 503 as a search against a missing index
+        raise StoreUnavailable(f"the index holds {len(rows)} items of model version {model_version}")
+    vectors = np.asarray([r.vector for r in rows], dtype=np.float64)
+    projection = fit_pca(vectors)
+    xy = projection.place(vectors)
+    # sorted by id: a stable order whatever the iterator's
+    order = sorted(range(len(rows)), key=lambda i: rows[i].id)
+    points = [
+        {
+            "id": rows[i].id,
+            "x": round(float(xy[i, 0]), 5),
+            "y": round(float(xy[i, 1]), 5),
+            "label": rows[i].label,
+            "modality": rows[i].modality,
+        }
+        for i in order
+    ]
+    doc = {
+        "model_version": model_version,
+        "count": len(points),
+        "method": "pca",
+        "projection": {
+            "mean": _round(projection.mean),
+            "components": [_round(c) for c in projection.components],
+            "explained_variance_ratio": [round(v, 6) for v in projection.explained_variance_ratio],
+        },
+        "bounds": {
+            "x": [round(float(xy[:, 0].min()), 5), round(float(xy[:, 0].max()), 5)],
+            "y": [round(float(xy[:, 1].min()), 5), round(float(xy[:, 1].max()), 5)],
+        },
+        "points": points,
+    }
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return EmbeddingMap((model_version, count), projection, body, etag)
+
+
+class MapCache:
+    """One map per index state; concurrent first requests compute it once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._map: EmbeddingMap | None = None
+
+    def get(self, collection: Collection, model_version: str) -> EmbeddingMap:
+        """Blocking (Weaviate reads, SVD): call from a worker thread."""
+        key = (model_version, object_count(collection))
+        current = self._map
+        if current is not None and current.key == key:
+            return current
+        with self._lock:
+            if self._map is None or self._map.key != key:
+                self._map = build_map(collection, model_version, key[1])
+            return self._map

@@ -1,0 +1,346 @@
+// DigitBridge page: wires the inputs (pad, file, microphone) to the search API, at most one
+// request in flight (a newer query waits and replaces any older waiting one).
+import { EmbeddingMapView, DIGIT_COLOURS } from "/static/map.js";
+import { DrawingPad } from "/static/pad.js";
+import { Recorder } from "/static/recorder.js";
+
+const DRAW_DEBOUNCE_MS = 120; // while the pen moves: one search per pause this long (or per frame budget)
+const READY_POLL_MS = 5000;
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  status: $("status"), k: $("k"), target: $("target"), farthest: $("farthest"),
+  prev: $("prev"), next: $("next"), page: $("page"), results: $("results"), note: $("results-note"),
+  file: $("file"), drop: $("drop"), fileName: $("file-name"), record: $("record"), micState: $("mic-state"),
+};
+const errors = {
+  draw: $("draw-error"), file: $("file-error"), mic: $("mic-error"),
+  controls: $("controls-error"), similar: $("results-error"), map: $("map-error"),
+};
+
+// ---------------------------------------------------------------- errors in plain words
+function plainError(status, body) {
+  const message = body && body.error ? body.error.message : "";
+  switch (status) {
+    case 400: return `The service could not use this input: ${message}`;
+    case 404: return "That item is no longer in the index.";
+    case 413: return `The file is too large. ${message}`;
+    case 415: return `This file type is not supported. ${message}`;
+    case 422: return `Check the options: ${message}`;
+    case 503: return "The search service is not available right now; try again in a few seconds.";
+    default: return `Something went wrong (HTTP ${status}). ${message}`;
+  }
+}
+
+class ApiError extends Error {}
+
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new ApiError("Could not reach the service. Is it running?");
+  }
+  let body = null;
+  try { body = await response.json(); } catch { body = null; }
+  if (!response.ok) throw new ApiError(plainError(response.status, body));
+  return body;
+}
+
+function showError(where, message) {
+  for (const el of Object.values(errors)) if (el !== errors.map) el.textContent = "";
+  if (where) errors[where].textContent = message;
+}
+
+// ---------------------------------------------------------------- query state and requests
+let query = null; // {kind: "upload", blob, source} | {kind: "similar", id, source: "similar"}
+let offset = 0;
+let pending = null;
+let inFlight = false;
+
+function params() {
+  const k = Math.max(1, Math.min(100, Number.parseInt(ui.k.value, 10) || 5));
+  const p = new URLSearchParams({ k: String(k), target: ui.target.value, offset: String(offset) });
+  if (ui.farthest.checked) p.set("order", "farthest");
+  return { k, qs: p.toString() };
+}
+
+function search(newQuery, { resetPage = true } = {}) {
+  query = newQuery;
+  if (resetPage) offset = 0;
+  pending = query;
+  if (!inFlight) pump();
+}
+
+async function pump() {
+  inFlight = true;
+  document.body.dataset.busy = "true";
+  while (pending) {
+    const q = pending;
+    pending = null;
+    try {
+      await run(q);
+    } catch (err) {
+      if (!(err instanceof ApiError)) console.error(err);
+      showError(q.source, err.message);
+    }
+  }
+  inFlight = false;
+  document.body.dataset.busy = "false";
+}
+
+async function run(q) {
+  const { k, qs } = params();
+  let body;
+  let placed = null;
+  if (q.kind === "similar") {
+    body = await api(`/items/${q.id}/similar?${qs}`);
+    const p = map.byId.get(q.id);
+    placed = p ? [p.x, p.y] : null;
+  } else {
+    const form = new FormData();
+    form.append("file", q.blob, q.name);
+    body = await api(`/search?${qs}`, { method: "POST", body: form });
+  }
+  if (pending) return; // a newer query is waiting: skip drawing this one
+  showError(null);
+  render(q, body, k);
+  if (q.kind === "upload" && map.data) placed = await project(q);
+  if (!pending) placeQuery(placed, body.results);
+  document.body.dataset.searchCount = String(Number(document.body.dataset.searchCount) + 1);
+}
+
+async function project(q) {
+  const form = new FormData();
+  form.append("file", q.blob, q.name);
+  try {
+    const p = await api("/map/project", { method: "POST", body: form });
+    return [p.x, p.y];
+  } catch (err) {
+    errors.map.textContent = err.message;
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- rendering
+function render(q, body, k) {
+  const info = body.query;
+  if (q.kind === "similar") {
+    $("u-modality").textContent = `indexed ${info.modality === "image" ? "image" : "recording"} (more like this)`;
+    $("u-label").textContent = String(info.label);
+    $("u-confidence").textContent = "–";
+  } else {
+    $("u-modality").textContent = `${info.modality} (${info.format})`;
+    $("u-label").textContent = String(info.predicted_label);
+    $("u-confidence").textContent = `${(info.confidence * 100).toFixed(1)} %`;
+  }
+  const t = body.timings_ms;
+  $("u-timings").textContent =
+    `decode ${t.decode.toFixed(1)} ms · embed ${t.embed.toFixed(1)} ms · search ${t.search.toFixed(1)} ms · total ${t.total.toFixed(1)} ms`;
+
+  ui.results.replaceChildren(...body.results.map(resultCard));
+  const order = ui.farthest.checked ? "most dissimilar" : "closest";
+  ui.note.textContent = body.results.length
+    ? `${order} ${body.target === "any" ? "items" : body.target === "image" ? "images" : "recordings"}, ${offset + 1}–${offset + body.results.length}`
+    : "No results on this page.";
+  ui.page.textContent = body.results.length ? `${offset + 1}–${offset + body.results.length}` : "–";
+  ui.prev.disabled = offset === 0;
+  ui.next.disabled = body.results.length < k;
+}
+
+function resultCard(r) {
+  const li = document.createElement("li");
+  li.className = "result";
+  li.dataset.id = r.id;
+  li.dataset.label = String(r.label);
+  li.dataset.modality = r.modality;
+  const digit = document.createElement("span");
+  digit.className = "digit";
+  digit.textContent = String(r.label);
+  let media;
+  if (r.modality === "image") {
+    media = document.createElement("img");
+    media.alt = `handwritten ${r.label}`;
+    media.width = 84;
+    media.height = 84;
+  } else {
+    media = document.createElement("audio");
+    media.controls = true;
+    media.preload = "none";
+    media.setAttribute("aria-label", `recording of ${r.label}${r.speaker ? ` by ${r.speaker}` : ""}`);
+  }
+  media.src = r.media_url;
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = `${r.speaker ? `${r.speaker} · ` : ""}distance ${r.distance.toFixed(3)}`;
+  const more = document.createElement("button");
+  more.type = "button";
+  more.className = "similar";
+  more.textContent = "More like this";
+  more.setAttribute("aria-label", `More like this ${r.modality} of ${r.label}`);
+  more.addEventListener("click", () => search({ kind: "similar", id: r.id, source: "similar" }));
+  li.append(digit, media, meta, more);
+  return li;
+}
+
+// ---------------------------------------------------------------- embedding map
+const mapCanvas = $("map");
+const map = new EmbeddingMapView(mapCanvas);
+
+function placeQuery(point, results) {
+  map.show(point, results.map((r) => r.id));
+  if (point && map.data) {
+    const [x, y] = map.toCanvas(point);
+    mapCanvas.dataset.query = `${Math.round(x)},${Math.round(y)}`;
+  } else {
+    delete mapCanvas.dataset.query;
+  }
+  mapCanvas.dataset.highlighted = String(map.highlighted.length);
+}
+
+async function loadMap() {
+  try {
+    map.setData(await api("/map"));
+    errors.map.textContent = "";
+    mapCanvas.dataset.points = String(map.data.points.length);
+  } catch (err) {
+    errors.map.textContent = `The map could not be loaded. ${err.message}`;
+  }
+}
+
+mapCanvas.addEventListener("click", (e) => {
+  const r = mapCanvas.getBoundingClientRect();
+  const p = map.nearestPoint(((e.clientX - r.left) * mapCanvas.width) / r.width, ((e.clientY - r.top) * mapCanvas.height) / r.height);
+  if (p) search({ kind: "similar", id: p.id, source: "similar" });
+});
+
+$("legend").replaceChildren(...DIGIT_COLOURS.map((_, d) => {
+  const li = document.createElement("li");
+  const sw = document.createElement("span");
+  sw.className = `swatch c${d}`;
+  li.append(sw, String(d));
+  return li;
+}));
+
+// ---------------------------------------------------------------- drawing
+let drawTimer = null;
+const pad = new DrawingPad($("pad"), {
+  onChange: ({ final }) => {
+    clearTimeout(drawTimer);
+    drawTimer = null;
+    if (pad.empty) return;
+    const fire = async () => {
+      drawTimer = null;
+      search({ kind: "upload", blob: await pad.toPng(), name: "drawing.png", source: "draw" });
+    };
+    if (final) fire();
+    else drawTimer = setTimeout(fire, DRAW_DEBOUNCE_MS);
+  },
+});
+// a steady stroke never pauses: also search every few hundred ms while it goes on
+setInterval(() => {
+  if (pad.current && !inFlight && !pending && drawTimer) {
+    clearTimeout(drawTimer);
+    drawTimer = null;
+    pad.toPng().then((blob) => search({ kind: "upload", blob, name: "drawing.png", source: "draw" }));
+  }
+}, 400);
+$("undo").addEventListener("click", () => pad.undo());
+$("clear").addEventListener("click", () => pad.clear());
+
+// ---------------------------------------------------------------- files
+function searchFile(file) {
+  if (!file) return;
+  ui.fileName.textContent = `${file.name} (${Math.ceil(file.size / 1024)} KB)`;
+  search({ kind: "upload", blob: file, name: file.name, source: "file" });
+}
+ui.file.addEventListener("change", () => searchFile(ui.file.files[0]));
+ui.drop.addEventListener("dragover", (e) => { e.preventDefault(); ui.drop.classList.add("over"); });
+ui.drop.addEventListener("dragleave", () => ui.drop.classList.remove("over"));
+ui.drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  ui.drop.classList.remove("over");
+  searchFile(e.dataTransfer.files[0]);
+});
+
+// ---------------------------------------------------------------- microphone
+const recorder = new Recorder({ onAutoStop: () => stopRecording() });
+let starting = null;
+
+async function startRecording() {
+  if (recorder.recording || starting) return;
+  showError(null);
+  ui.record.classList.add("on");
+  ui.record.setAttribute("aria-pressed", "true");
+  ui.micState.textContent = "Recording… release to search.";
+  starting = recorder.start();
+  try {
+    await starting;
+  } catch (err) {
+    ui.record.classList.remove("on");
+    ui.micState.textContent = "";
+    const denied = err && err.name === "NotAllowedError";
+    showError("mic", denied ? "Microphone access was refused; allow it in the browser to record." : `Recording failed: ${err.message}`);
+  } finally {
+    starting = null;
+  }
+}
+
+async function stopRecording() {
+  if (starting) await starting.catch(() => {});
+  if (!recorder.recording) return;
+  ui.record.classList.remove("on");
+  ui.record.setAttribute("aria-pressed", "false");
+  const wav = await recorder.stop();
+  ui.micState.textContent = wav ? `Recorded ${(wav.size / 1024).toFixed(0)} KB; searching…` : "";
+  if (!wav) return showError("mic", "Nothing was recorded: hold the button while you speak.");
+  search({ kind: "upload", blob: wav, name: "recording.wav", source: "mic" });
+}
+
+ui.record.addEventListener("pointerdown", (e) => { e.preventDefault(); ui.record.setPointerCapture(e.pointerId); startRecording(); });
+ui.record.addEventListener("pointerup", () => stopRecording());
+ui.record.addEventListener("pointercancel", () => stopRecording());
+ui.record.addEventListener("keydown", (e) => {
+  if ((e.key === " " || e.key === "Enter") && !e.repeat) { e.preventDefault(); startRecording(); }
+});
+ui.record.addEventListener("keyup", (e) => {
+  if (e.key === " " || e.key === "Enter") { e.preventDefault(); stopRecording(); }
+});
+
+// ---------------------------------------------------------------- options and paging
+function rerun() {
+  if (query) search(query, { resetPage: false });
+}
+ui.k.addEventListener("change", () => {
+  const k = Number.parseInt(ui.k.value, 10);
+  if (!(k >= 1 && k <= 100)) return showError("controls", "The number of results must be between 1 and 100.");
+  offset = 0;
+  rerun();
+});
+ui.target.addEventListener("change", () => { offset = 0; rerun(); });
+ui.farthest.addEventListener("change", () => { offset = 0; rerun(); });
+ui.prev.addEventListener("click", () => { offset = Math.max(0, offset - params().k); rerun(); });
+ui.next.addEventListener("click", () => { offset += params().k; rerun(); });
+
+// ---------------------------------------------------------------- readiness
+let wasReady = false;
+async function checkReady() {
+  let ready = false;
+  let reasons = [];
+  try {
+    const response = await fetch("/readyz", { cache: "no-store" });
+    const body = await response.json();
+    ready = response.ok && body.status === "ready";
+    reasons = body.reasons || [];
+  } catch {
+    reasons = ["the service does not answer"];
+  }
+  ui.status.dataset.state = ready ? "ready" : "not-ready";
+  ui.status.textContent = ready
+    ? "Service ready."
+    : `Service not ready: ${reasons.join("; ") || "unknown reason"}. Searches will fail until it is.`;
+  if (ready && !wasReady) loadMap();
+  wasReady = ready;
+  setTimeout(checkReady, ready ? READY_POLL_MS * 6 : READY_POLL_MS);
+}
+checkReady();
