@@ -1,8 +1,8 @@
 """Every failure leaves the service as JSON {"error": {"code", "message"}}.
 
-Client mistakes map to 4xx (MediaError subclasses carry their own status), an
-unreachable or slow Weaviate to 503 + Retry-After, and only genuine bugs reach the
-catch-all 500, which logs the traceback.
+Client mistakes map to 4xx (each kind of models.media_errors error to its status in
+MEDIA_STATUS), an unreachable or slow Weaviate to 503 + Retry-After, and only genuine bugs
+reach the catch-all 500, which logs the traceback.
 """
 
 import logging
@@ -15,17 +15,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store import StoreUnavailable
-from models.media_errors import MediaError
+from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
 
 log = logging.getLogger("service.errors")
 
 RETRY_AFTER_S = 5  # how long a client should wait when Weaviate is down
 
+# The HTTP status of each kind of media error (models keeps the errors and their codes,
+# the service decides what they mean in HTTP). A subclass not listed takes its base's.
+MEDIA_STATUS: dict[type[MediaError], int] = {
+    MediaError: 400,
+    CorruptMediaError: 400,
+    UnsupportedMediaError: 415,
+    MediaTooLargeError: 413,
+}
+
 _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
-    406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_parameters",
@@ -50,8 +58,17 @@ def error_response(
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+def media_status(exc: MediaError) -> int:
+    """The HTTP status of a media error: its own class's, else the nearest base class's."""
+    return next(MEDIA_STATUS[cls] for cls in type(exc).__mro__ if cls in MEDIA_STATUS)
+
+
 def unavailable(message: str) -> ApiError:
     return ApiError(503, "weaviate_unavailable", message, {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def item_not_found(item_id: object) -> ApiError:
+    return ApiError(404, "not_found", f"no indexed item with id {item_id}")
 
 
 def _describe_validation(errors: list[Any]) -> str:
@@ -70,7 +87,7 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _media_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MediaError)
-    return error_response(exc.http_status, exc.code, exc.message)
+    return error_response(media_status(exc), exc.code, exc.message)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from service.api.routes import health, items, search
-from service.errors import install_error_handlers
-from service.metrics import Metrics, ObservabilityMiddleware
-from service.resources import load_resources
+from service.api.routes import embedding_map, health, items, page, search
+from service.app_resources import load_resources
+from service.http_errors import install_error_handlers
+from service.observability import Metrics, ObservabilityMiddleware
 from service.settings import ServiceSettings
 
 DESCRIPTION = """
@@ -42,5 +42,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(items.router)
     app.include_router(health.router)
+    app.include_router(embedding_map.router)
+    app.include_router(page.router)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app

@@ -1,9 +1,10 @@
 """`python -m service.run` (what `make run` calls): make sure the index is current, then serve.
 
 1. Connect to Weaviate (the embedded server is started here and stays up while we serve).
-2. Index when the collection is missing or does not hold the loaded checkpoint's version
-   (a second start finds it current and skips straight to serving). A partial index of
-   the current version is completed by `make index`, which skips what is already stored.
+2. Index, into the collection we serve, when store.index_problems finds it not current for
+   the loaded checkpoint (a second start finds it current and skips straight to serving).
+   A partial index of the current version is completed by `make index`, which skips what
+   is already stored.
 3. Serve with uvicorn on HOST:PORT (WORKERS processes). Ctrl-C stops uvicorn gracefully,
    then closing our client stops the embedded Weaviate.
 """
@@ -17,6 +18,7 @@ import weaviate
 
 from indexer import pipeline, store
 from indexer.settings import IndexerSettings
+from indexer.store import StoreSettings
 from models.encoders import file_version
 from service.logs import logging_config
 from service.settings import ServiceSettings
@@ -24,28 +26,21 @@ from service.settings import ServiceSettings
 log = logging.getLogger("service.run")
 
 
-def index_reason(client: weaviate.WeaviateClient, settings: ServiceSettings, version: str) -> str | None:
-    """Why the index must be (re)built for this model version, or None when it is current."""
-    if not client.collections.exists(settings.collection):
-        return f"collection {settings.collection!r} does not exist"
-    versions = store.model_versions(client.collections.get(settings.collection))
-    if version not in versions:
-        found = versions or "empty"
-        return f"collection {settings.collection!r} holds no items of model version {version} ({found})"
-    others = {v: n for v, n in versions.items() if v != version}
-    if others:
-        return f"collection {settings.collection!r} still holds items of other model versions {others}"
-    return None
+def indexer_settings(settings: ServiceSettings) -> IndexerSettings:
+    """The indexer's settings for the index this service serves: the same Weaviate, collection,
+    checkpoint and data (every StoreSettings field); batch size, sources etc. from the environment."""
+    return IndexerSettings(**settings.model_dump(include=set(StoreSettings.model_fields)))
 
 
 def ensure_index(client: weaviate.WeaviateClient, settings: ServiceSettings) -> bool:
+    """Index when store.index_problems finds the index not current; True when it is (or now is)."""
     version = file_version(settings.checkpoint)
-    reason = index_reason(client, settings, version)
-    if reason is None:
+    problems = store.index_problems(client, settings.collection, version)
+    if not problems:
         log.info("index is current for model version %s; not re-indexing", version)
         return True
-    log.info("indexing with model version %s: %s", version, reason)
-    report = pipeline.run(IndexerSettings(), progress=True)
+    log.info("indexing with model version %s: %s", version, "; ".join(problems))
+    report = pipeline.run(indexer_settings(settings), progress=True)
     for key, why in report.failures[:20]:
         log.error("not indexed: %s: %s", key, why)
     for problem in report.problems:

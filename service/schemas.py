@@ -3,9 +3,10 @@
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-Modality = Literal["image", "audio"]
+from models.modality import Modality
+
 Target = Literal["auto", "image", "audio", "any"]
 ResolvedTarget = Literal["image", "audio", "any"]
 
@@ -31,20 +32,40 @@ class QueryInfo(BaseModel):
 class ItemQueryInfo(BaseModel):
     """The indexed item a /similar search starts from."""
 
+    model_config = ConfigDict(from_attributes=True)  # built from an indexer.store.Item
+
     id: UUID
     modality: Modality
     label: int
 
 
-class SearchResult(BaseModel):
+class IndexedItem(BaseModel):
+    """The fields an indexed item shows everywhere; built from an indexer.store.Item or Hit.
+
+    A base only: OpenAPI lists its subclasses (SearchResult, ItemResponse) with these fields inlined.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID
     modality: Modality
     label: int = Field(ge=0, le=9)
     source: str = Field(examples=["fsdd"])
     name: str = Field(examples=["7_jackson_3.wav"])
     speaker: str | None = Field(default=None, examples=["jackson"])
+
+    @computed_field(examples=["/items/0b6c.../media"])
+    def media_url(self) -> str:
+        return f"/items/{self.id}/media"
+
+
+class SearchResult(IndexedItem):
     distance: float = Field(description="cosine distance, 0 = same direction, 2 = opposite")
-    media_url: str = Field(examples=["/items/0b6c.../media"])
+
+    @field_validator("distance")
+    @classmethod
+    def _rounded(cls, value: float) -> float:
+        return round(value, 6)
 
 
 class Timings(BaseModel):
@@ -54,22 +75,23 @@ class Timings(BaseModel):
     total: float = Field(description="whole request as seen by the handler, ms")
 
 
-class SearchResponse(BaseModel):
+class RankedResults(BaseModel):
+    """What every search answers, whatever it started from (a base: OpenAPI inlines it)."""
+
+    query: QueryInfo | ItemQueryInfo  # each subclass names its one kind
+    target: ResolvedTarget
+    k: int
+    offset: int = 0
+    results: list[SearchResult]
+    timings_ms: Timings
+
+
+class SearchResponse(RankedResults):
     query: QueryInfo
-    target: ResolvedTarget
-    k: int
-    offset: int = 0
-    results: list[SearchResult]
-    timings_ms: Timings
 
 
-class SimilarResponse(BaseModel):
+class SimilarResponse(RankedResults):
     query: ItemQueryInfo
-    target: ResolvedTarget
-    k: int
-    offset: int = 0
-    results: list[SearchResult]
-    timings_ms: Timings
 
 
 class BatchSlot(BaseModel):
@@ -89,17 +111,13 @@ class BatchResponse(BaseModel):
     timings_ms: dict[str, float] = Field(description="total, ms")
 
 
-class ItemResponse(BaseModel):
-    id: UUID
-    modality: Modality
-    label: int
-    source: str
+class ItemResponse(IndexedItem):
     split: str
-    name: str
-    speaker: str | None = None
     model_version: str
-    media_url: str
-    similar_url: str
+
+    @computed_field
+    def similar_url(self) -> str:
+        return f"/items/{self.id}/similar"
 
 
 class HealthResponse(BaseModel):

@@ -1,11 +1,14 @@
-"""The work behind the search routes: bytes -> tensor -> embedding -> Weaviate hits.
+"""The search use-cases behind the routes: one upload, a batch of uploads, "more like this".
 
-Everything here blocks (PIL, torch, the Weaviate client) and is called from a worker
-thread, one hop per request, so the event loop only shuffles bytes.
+Each goes bytes -> tensor -> embedding -> Weaviate hits -> response. Everything here blocks
+(PIL, torch, the Weaviate client) and is called from a worker thread, one hop per request,
+so the event loop only shuffles bytes.
 """
 
+import dataclasses
 import time
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 from uuid import UUID
 
 import numpy as np
@@ -14,14 +17,16 @@ from weaviate.collections import Collection
 
 from indexer import store
 from models.encoders import LoadedEncoders
-from models.media_errors import MediaError, MediaTooLargeError, UnsupportedMediaError
+from models.media_errors import MediaError, UnsupportedMediaError
+from models.modality import MODALITIES, OTHER, Modality
 from models.preprocess import PreparedQuery, prepare
-from service.errors import ApiError
+from service.http_errors import item_not_found, media_status
 from service.schemas import (
     BatchSlot,
     ErrorBody,
     ItemQueryInfo,
     QueryInfo,
+    RankedResults,
     ResolvedTarget,
     SearchResponse,
     SearchResult,
@@ -29,9 +34,10 @@ from service.schemas import (
     Target,
     Timings,
 )
-from service.uploads import Upload
+from service.uploads import Upload, too_large_error
 
-_OTHER = {"image": "audio", "audio": "image"}
+Response = TypeVar("Response", bound=RankedResults)
+Order = Literal["nearest", "farthest"]
 
 
 @dataclass(frozen=True)
@@ -40,45 +46,63 @@ class SearchParams:
     k: int
     offset: int
     max_distance: float | None
+    order: Order = "nearest"
 
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-def resolve_target(modality: str, target: Target) -> ResolvedTarget:
+def resolve_target(modality: Modality, target: Target) -> ResolvedTarget:
     """auto means the other modality: an image finds recordings and vice versa."""
-    return _OTHER[modality] if target == "auto" else target  # type: ignore[return-value]
+    return OTHER[modality] if target == "auto" else target
 
 
-def _results(hits: list[store.Hit]) -> list[SearchResult]:
-    return [
-        SearchResult(
-            id=UUID(h.id),
-            modality=h.modality,  # type: ignore[arg-type]
-            label=h.label,
-            source=h.source,
-            name=h.name,
-            speaker=h.speaker,
-            distance=round(h.distance, 6),
-            media_url=f"/items/{h.id}/media",
-        )
-        for h in hits
-    ]
-
-
-def _search(collection: Collection, vector: np.ndarray, target: ResolvedTarget, p: SearchParams) -> list:
+def _nearest(
+    collection: Collection, vector: np.ndarray, target: ResolvedTarget, params: SearchParams
+) -> list[store.Hit]:
     return store.search(
         collection,
         vector.tolist(),
         None if target == "any" else target,
-        limit=p.k,
-        offset=p.offset,
-        max_distance=p.max_distance,
+        limit=params.k,
+        offset=params.offset,
+        max_distance=params.max_distance,
+        order=params.order,
     )
 
 
-def _prepare(data: bytes, encoders: LoadedEncoders, only: str | None) -> PreparedQuery:
+def _ranked(
+    response: type[Response],
+    query: QueryInfo | ItemQueryInfo,
+    target: ResolvedTarget,
+    params: SearchParams,
+    hits: list[store.Hit],
+    timings: Timings,
+) -> Response:
+    """The one place a search answer is assembled, whatever the search started from."""
+    return response(
+        query=query,
+        target=target,
+        k=params.k,
+        offset=params.offset,
+        results=[SearchResult.model_validate(h) for h in hits],
+        timings_ms=timings,
+    )
+
+
+def _query_info(prepared: PreparedQuery, probs: np.ndarray) -> QueryInfo:
+    """What the service made of one upload; `probs` is its row of class probabilities."""
+    label = int(probs.argmax())
+    return QueryInfo(
+        modality=prepared.modality,
+        format=prepared.format,
+        predicted_label=label,
+        confidence=round(float(probs[label]), 6),
+    )
+
+
+def _prepare(data: bytes, encoders: LoadedEncoders, only: Modality | None) -> PreparedQuery:
     prepared = prepare(data, encoders.config)
     if only is not None and prepared.modality != only:
         raise UnsupportedMediaError(
@@ -94,7 +118,7 @@ def search_upload(
     data: bytes,
     params: SearchParams,
     started: float,
-    only: str | None = None,
+    only: Modality | None = None,
 ) -> SearchResponse:
     """One uploaded file -> its search response (raises MediaError / StoreUnavailable)."""
     t0 = time.perf_counter()
@@ -103,31 +127,17 @@ def search_upload(
     embeddings, probs = encoders.classify(prepared.modality, prepared.tensor.unsqueeze(0))
     t2 = time.perf_counter()
     target = resolve_target(prepared.modality, params.target)
-    hits = _search(collection, embeddings[0], target, params)
+    hits = _nearest(collection, embeddings[0], target, params)
     t3 = time.perf_counter()
-    label = int(probs[0].argmax())
-    return SearchResponse(
-        query=QueryInfo(
-            modality=prepared.modality,
-            format=prepared.format,
-            predicted_label=label,
-            confidence=round(float(probs[0, label]), 6),
-        ),
-        target=target,
-        k=params.k,
-        offset=params.offset,
-        results=_results(hits),
-        timings_ms=Timings(
-            decode=_ms(t1 - t0), embed=_ms(t2 - t1), search=_ms(t3 - t2), total=_ms(t3 - started)
-        ),
-    )
+    timings = Timings(decode=_ms(t1 - t0), embed=_ms(t2 - t1), search=_ms(t3 - t2), total=_ms(t3 - started))
+    return _ranked(SearchResponse, _query_info(prepared, probs[0]), target, params, hits, timings)
 
 
 def _error_slot(index: int, upload: Upload, exc: MediaError) -> BatchSlot:
     return BatchSlot(
         index=index,
         filename=upload.filename,
-        status=exc.http_status,
+        status=media_status(exc),
         error=ErrorBody(code=exc.code, message=exc.message),
     )
 
@@ -150,42 +160,27 @@ def search_batch(
         t0 = time.perf_counter()
         try:
             if upload.data is None:
-                raise MediaTooLargeError(f"file exceeds the limit of {max_bytes:,} bytes (MAX_UPLOAD_BYTES)")
+                raise too_large_error(max_bytes)
             prepared[i] = _prepare(upload.data, encoders, None)
         except MediaError as exc:
             slots[i] = _error_slot(i, upload, exc)
         decode_ms[i] = _ms(time.perf_counter() - t0)
-    for modality in ("image", "audio"):
+    for modality in MODALITIES:
         members = [i for i, p in prepared.items() if p.modality == modality]
         if not members:
             continue
         t0 = time.perf_counter()
         embeddings, probs = encoders.classify(modality, torch.stack([prepared[i].tensor for i in members]))
         embed_ms = _ms((time.perf_counter() - t0) / len(members))  # per file, amortised
+        target = resolve_target(modality, params.target)
         for row, i in enumerate(members):
             t1 = time.perf_counter()
-            target = resolve_target(modality, params.target)
-            hits = _search(collection, embeddings[row], target, params)
+            hits = _nearest(collection, embeddings[row], target, params)
             search_ms = _ms(time.perf_counter() - t1)
-            label = int(probs[row].argmax())
-            response = SearchResponse(
-                query=QueryInfo(
-                    modality=modality,  # type: ignore[arg-type]
-                    format=prepared[i].format,
-                    predicted_label=label,
-                    confidence=round(float(probs[row, label]), 6),
-                ),
-                target=target,
-                k=params.k,
-                offset=params.offset,
-                results=_results(hits),
-                timings_ms=Timings(
-                    decode=decode_ms[i],
-                    embed=embed_ms,
-                    search=search_ms,
-                    total=round(decode_ms[i] + embed_ms + search_ms, 3),
-                ),
-            )
+            total = round(decode_ms[i] + embed_ms + search_ms, 3)
+            timings = Timings(decode=decode_ms[i], embed=embed_ms, search=search_ms, total=total)
+            query = _query_info(prepared[i], probs[row])
+            response = _ranked(SearchResponse, query, target, params, hits, timings)
             slots[i] = BatchSlot(index=i, filename=uploads[i].filename, status=200, result=response)
     return [s for s in slots if s is not None]
 
@@ -198,28 +193,25 @@ def search_similar(
     item = store.get_item(collection, item_id)
     vector = store.get_vector(collection, item_id) if item is not None else None
     if item is None or vector is None:
-        raise ApiError(404, "not_found", f"no indexed item with id {item_id}")
+        raise item_not_found(item_id)
     target = resolve_target(item.modality, params.target)
     own = str(item_id)
-    if target in (item.modality, "any"):
+    query_vector = np.asarray(vector, dtype=np.float32)
+    if target in (item.modality, "any") and params.order == "nearest":
         # The item is its own nearest neighbour (distance 0, so ranked first). Fetch one
         # extra and drop it; on later pages it lies before the window, so the window
         # starts one further on.
-        wider = SearchParams(params.target, params.k + 1, params.offset, params.max_distance)
-        hits = _search(collection, np.asarray(vector, dtype=np.float32), target, wider)
+        wider = dataclasses.replace(params, k=params.k + 1)
+        hits = _nearest(collection, query_vector, target, wider)
         if any(h.id == own for h in hits):
             hits = [h for h in hits if h.id != own]
         elif params.offset > 0:
             hits = hits[1:]
         hits = hits[: params.k]
     else:
-        hits = _search(collection, np.asarray(vector, dtype=np.float32), target, params)
+        # farthest: the item itself (distance 0) could only close the very last page
+        hits = [h for h in _nearest(collection, query_vector, target, params) if h.id != own]
     t2 = time.perf_counter()
-    return SimilarResponse(
-        query=ItemQueryInfo(id=item_id, modality=item.modality, label=item.label),  # type: ignore[arg-type]
-        target=target,
-        k=params.k,
-        offset=params.offset,
-        results=_results(hits),
-        timings_ms=Timings(decode=0.0, embed=0.0, search=_ms(t2 - t0), total=_ms(t2 - started)),
-    )
+    timings = Timings(decode=0.0, embed=0.0, search=_ms(t2 - t0), total=_ms(t2 - started))
+    query = ItemQueryInfo.model_validate(item)
+    return _ranked(SimilarResponse, query, target, params, hits, timings)

@@ -8,13 +8,17 @@ oversized upload is never held in memory.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from models.media_errors import MediaTooLargeError
-from service.errors import ApiError
+from service.http_errors import ApiError
+
+if TYPE_CHECKING:  # the callback types exist for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 PART_OVERHEAD = 16 * 1024  # allowance per file for boundaries and part headers
 FORM_OVERHEAD = 64 * 1024  # allowance for the rest of the form (small text fields)
@@ -39,7 +43,8 @@ class _Part:
     too_large: bool = False
 
 
-def _too_large(max_bytes: int) -> MediaTooLargeError:
+def too_large_error(max_bytes: int) -> MediaTooLargeError:
+    """The one wording of "this file is over the limit", for a request and for a batch slot."""
     return MediaTooLargeError(f"upload exceeds the limit of {max_bytes:,} bytes (MAX_UPLOAD_BYTES)")
 
 
@@ -57,7 +62,7 @@ class _FormCollector:
         self._header_value = bytearray()
         self._headers: dict[bytes, bytes] = {}
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> "MultipartCallbacks":
         return {
             "on_part_begin": self._on_part_begin,
             "on_header_field": self._on_header_field,
@@ -100,7 +105,7 @@ class _FormCollector:
         part.size += end - start
         if part.size > self.max_file_bytes:
             if self.fail_fast:
-                raise _too_large(self.max_file_bytes)
+                raise too_large_error(self.max_file_bytes)
             part.too_large, part.chunks = True, []
             return
         part.chunks.append(data[start:end])
@@ -130,7 +135,7 @@ def _boundary(request: Request) -> bytes:
 def _check_content_length(request: Request, limit: int, max_file_bytes: int) -> None:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(max_file_bytes)
+        raise too_large_error(max_file_bytes)
 
 
 async def _chunks(request: Request) -> AsyncIterator[bytes]:
@@ -152,13 +157,13 @@ async def read_uploads(
     body_limit = max_files * (max_file_bytes + PART_OVERHEAD) + FORM_OVERHEAD
     _check_content_length(request, body_limit, max_file_bytes)
     collector = _FormCollector(fields, max_file_bytes, max_files, fail_fast)
-    parser = MultipartParser(_boundary(request), collector.callbacks())  # type: ignore[arg-type]
+    parser = MultipartParser(_boundary(request), collector.callbacks())
     received = 0
     try:
         async for chunk in _chunks(request):
             received += len(chunk)
             if received > body_limit:  # a lying or absent Content-Length
-                raise _too_large(max_file_bytes)
+                raise too_large_error(max_file_bytes)
             parser.write(chunk)
     except MultipartParseError as exc:
         raise ApiError(400, "invalid_multipart", f"malformed multipart body: {exc}") from exc

@@ -1,21 +1,18 @@
-"""What the running service holds: the encoders and a Weaviate handle, built by one loader."""
+"""The service's Weaviate client behind a circuit breaker: reconnects, deadlines, fail-fast."""
 
 import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
-import torch
 import weaviate
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store import StoreUnavailable, connect
-from models.encoders import LoadedEncoders, load_encoders
 from service.settings import ServiceSettings
 
 log = logging.getLogger("service")
@@ -25,7 +22,7 @@ COOL_DOWN_S = 2.0  # after a failed call, answer 503 at once for this long inste
 T = TypeVar("T")
 
 
-class StoreHandle:
+class WeaviateBreaker:
     """The Weaviate client, reconnected lazily if it could not be opened at start-up.
 
     A client that was open when the server went away recovers by itself (HTTP and gRPC
@@ -117,39 +114,3 @@ class StoreHandle:
             client, self._client, self._collection = self._client, None, None
         if client is not None:
             client.close()
-
-
-@dataclass
-class Resources:
-    """Everything a request needs, created once in the app's lifespan."""
-
-    settings: ServiceSettings
-    encoders: LoadedEncoders
-    store: StoreHandle
-    weaviate_version: str | None = None  # cached by /stats on first success
-    _torch_threads: int = field(default=0, repr=False)
-
-    def close(self) -> None:
-        self.store.close()
-        if self._torch_threads:
-            torch.set_num_threads(self._torch_threads)
-
-
-def load_resources(settings: ServiceSettings) -> Resources:
-    """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
-    encoders = load_encoders(settings.checkpoint, settings.device)
-    previous_threads = 0
-    if encoders.device.type == "cpu":
-        # One query is a tiny forward pass: intra-op threads only fight the concurrent
-        # requests for the same cores. Parallelism comes from serving requests side by side.
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-    store = StoreHandle(settings)
-    store.open()
-    log.info(
-        "loaded model %s on %s; %s",
-        encoders.model_version,
-        encoders.device,
-        "Weaviate connected" if store.connected else "Weaviate not reachable, will retry",
-    )
-    return Resources(settings, encoders, store, _torch_threads=previous_threads)

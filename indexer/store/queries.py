@@ -23,7 +23,7 @@ METADATA_PROPERTIES = ["modality", "label", "source", "split", "name", "speaker"
 @dataclass(frozen=True)
 class Item:
     id: str
-    modality: str
+    modality: Modality
     label: int
     source: str
     split: str

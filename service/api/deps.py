@@ -9,15 +9,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from models.encoders import LoadedEncoders
-from service.resources import Resources, StoreHandle
+from service.app_resources import AppResources
 from service.settings import ServiceSettings
+from service.weaviate_breaker import WeaviateBreaker
 
 
-async def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> AppResources:
     return request.app.state.resources
 
 
-ResourcesDep = Annotated[Resources, Depends(get_resources)]
+ResourcesDep = Annotated[AppResources, Depends(get_resources)]
 
 
 async def get_settings(resources: ResourcesDep) -> ServiceSettings:
@@ -28,10 +29,10 @@ async def get_encoders(resources: ResourcesDep) -> LoadedEncoders:
     return resources.encoders
 
 
-async def get_store(resources: ResourcesDep) -> StoreHandle:
-    return resources.store
+async def get_weaviate(resources: ResourcesDep) -> WeaviateBreaker:
+    return resources.weaviate
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
-StoreDep = Annotated[StoreHandle, Depends(get_store)]
+WeaviateDep = Annotated[WeaviateBreaker, Depends(get_weaviate)]

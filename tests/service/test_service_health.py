@@ -3,15 +3,19 @@
 import json
 import logging
 import re
+from pathlib import Path
 
 import torch
+import weaviate
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from indexer import store
 from service.logs import JsonFormatter
 from service.main import create_app
 from service.settings import ServiceSettings
-from tests.service.helpers import SMALL_LIMIT, Media
+from tests.conftest import make_checkpoint
+from tests.service.helpers import SMALL_LIMIT, Media, build_index
 
 
 def test_healthz(client: TestClient) -> None:
@@ -26,9 +30,7 @@ def test_readyz_when_everything_is_there(client: TestClient) -> None:
     assert r.json()["reasons"] == []
 
 
-def test_readyz_503_for_a_missing_collection_or_another_model_version(
-    small_index: ServiceSettings, media: Media
-) -> None:
+def test_readyz_503_for_a_missing_collection(small_index: ServiceSettings, media: Media) -> None:
     missing = small_index.model_copy(update={"collection": "NoSuchCollection"})
     with TestClient(create_app(missing)) as c:
         r = c.get("/readyz")
@@ -45,6 +47,36 @@ def test_readyz_503_for_a_missing_collection_or_another_model_version(
         assert r.json()["error"]["code"] == "weaviate_unavailable"
 
 
+def readiness(settings: ServiceSettings) -> tuple[int, dict]:
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/readyz")
+        return r.status_code, r.json()
+
+
+def test_readyz_503_for_another_model_version(small_index: ServiceSettings, tmp_path: Path) -> None:
+    other = make_checkpoint(tmp_path / "other.pt", seed=1)
+    status, body = readiness(small_index.model_copy(update={"checkpoint": other}))
+    assert status == 503
+    assert body["checks"] == {"encoders": True, "weaviate": True, "collection": True, "model_version": False}
+    reasons = " ".join(body["reasons"])
+    assert "no items of model version" in reasons and "other model versions" in reasons
+
+
+def test_readyz_503_for_a_mixed_version_index(
+    small_index: ServiceSettings, weaviate_client: weaviate.WeaviateClient
+) -> None:
+    """Vectors of two checkpoints must never be ranked together: one stale object is enough."""
+    build_index(small_index, "SvcMixed", small_index.checkpoint, limit=5)
+    collection = weaviate_client.collections.get("SvcMixed")
+    some = next(iter(collection.iterator(include_vector=True, return_properties=store.METADATA_PROPERTIES)))
+    stale = {**some.properties, "name": "stale", "model_version": "0123456789ab"}
+    collection.data.insert(stale, vector=some.vector["default"])
+    status, body = readiness(small_index.model_copy(update={"collection": "SvcMixed"}))
+    assert status == 503
+    assert body["checks"] == {"encoders": True, "weaviate": True, "collection": True, "model_version": False}
+    assert "other model versions" in " ".join(body["reasons"]) and "0123456789ab" in " ".join(body["reasons"])
+
+
 def test_stats(client: TestClient, app: FastAPI) -> None:
     r = client.get("/stats")
     assert r.status_code == 200, r.text
@@ -56,7 +88,7 @@ def test_stats(client: TestClient, app: FastAPI) -> None:
     version = app.state.resources.encoders.model_version
     assert body["model_version"] == version and body["indexed_model_versions"] == {version: 2 * SMALL_LIMIT}
     assert body["device"] == "cpu"
-    assert body["weaviate_version"] == "1.35.2"
+    assert body["weaviate_version"] == store.WEAVIATE_VERSION
 
 
 def test_metrics_per_route_template_and_status(client: TestClient, media: Media) -> None:
@@ -149,7 +181,7 @@ def test_lifespan_opens_once_and_closes(small_index: ServiceSettings) -> None:
     assert not hasattr(app.state, "resources")  # nothing is loaded before startup
     with TestClient(app) as c:
         resources = app.state.resources
-        weaviate_client = resources.store.client
+        weaviate_client = resources.weaviate.client
         assert weaviate_client.is_connected()
         assert c.get("/readyz").status_code == 200
         assert app.state.resources is resources  # same objects for every request

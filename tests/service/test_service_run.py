@@ -8,21 +8,25 @@ from pathlib import Path
 
 import httpx
 import pytest
-import weaviate
 
-from service.run import index_reason
+from service.run import indexer_settings
+from service.settings import ServiceSettings
 from tests.service.helpers import wait_for
 from tests.weaviate_server import ROOT, embedded_settings, env_for, free_port, wait_closed
 
 
-def test_index_reason(weaviate_client: weaviate.WeaviateClient, small_index) -> None:  # type: ignore[no-untyped-def]
-    from models.encoders import file_version
-
-    version = file_version(small_index.checkpoint)
-    assert index_reason(weaviate_client, small_index, version) is None
-    assert "no items of model version" in str(index_reason(weaviate_client, small_index, "0123456789ab"))
-    missing = small_index.model_copy(update={"collection": "NeverIndexed"})
-    assert "does not exist" in str(index_reason(weaviate_client, missing, version))
+def test_make_run_indexes_the_collection_it_serves(
+    small_index: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index `make run` fills is the one it checks and serves, whatever else the env says."""
+    for name in ("COLLECTION", "WEAVIATE_PORT", "CHECKPOINT", "DATA_DIR"):
+        monkeypatch.setenv(name, "999" if name == "WEAVIATE_PORT" else f"/elsewhere/{name}")
+    monkeypatch.setenv("INDEX_LIMIT", "7")  # the indexer's own knobs still come from the env
+    derived = indexer_settings(small_index)
+    for field in ("collection", "weaviate_port", "weaviate_grpc_port", "weaviate_data_dir", "checkpoint"):
+        assert getattr(derived, field) == getattr(small_index, field), field
+    assert derived.data_dir == small_index.data_dir
+    assert derived.index_limit == 7
 
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen:

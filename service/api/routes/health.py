@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from indexer import store
 from indexer.store import StoreUnavailable
 from service.api.deps import ResourcesDep
-from service.resources import Resources
+from service.app_resources import AppResources
 from service.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
 
 router = APIRouter(tags=["health"])
@@ -19,29 +19,20 @@ async def healthz() -> HealthResponse:
     return HealthResponse()
 
 
-def _readiness(resources: Resources) -> ReadyResponse:
-    """Weaviate answers, the collection exists and holds the loaded model's vectors."""
+def _readiness(resources: AppResources) -> ReadyResponse:
+    """Weaviate answers and the collection is current for the loaded model (store.index_problems)."""
     checks = {"encoders": True, "weaviate": False, "collection": False, "model_version": False}
     reasons: list[str] = []
-    version = resources.encoders.model_version
     try:
-        client = resources.store.client
+        client = resources.weaviate.client
         checks["weaviate"] = bool(client.is_ready())
         if not checks["weaviate"]:
             reasons.append("Weaviate does not report ready")
         else:
             name = resources.settings.collection
             checks["collection"] = bool(client.collections.exists(name))
-            if not checks["collection"]:
-                reasons.append(f"collection {name!r} does not exist: run the indexer (make index)")
-            else:
-                versions = store.model_versions(resources.store.collection)
-                checks["model_version"] = versions.get(version, 0) > 0
-                if not checks["model_version"]:
-                    found = ", ".join(f"{v} ({n})" for v, n in versions.items()) or "none"
-                    reasons.append(
-                        f"no items of model version {version} in {name!r} (found: {found}); re-index"
-                    )
+            reasons = store.index_problems(client, name, resources.encoders.model_version)
+            checks["model_version"] = checks["collection"] and not reasons
     except Exception as exc:  # noqa: BLE001 - any failure here means "not ready", with the reason
         reasons.append(f"Weaviate unreachable: {exc}")
     ready = all(checks.values())
@@ -52,21 +43,21 @@ def _readiness(resources: Resources) -> ReadyResponse:
 async def readyz(resources: ResourcesDep) -> JSONResponse:
     """Readiness: 200 only when search can work; otherwise 503 with the reasons."""
     try:
-        report = await resources.store.call(_readiness, resources, probe=True)
+        report = await resources.weaviate.call(_readiness, resources, probe=True)
     except StoreUnavailable as exc:  # the deadline passed
         checks = {"encoders": True, "weaviate": False, "collection": False, "model_version": False}
         report = ReadyResponse(status="not_ready", checks=checks, reasons=[str(exc)])
     if report.status == "ready":
-        resources.store.recovered()
+        resources.weaviate.recovered()
     return JSONResponse(report.model_dump(), status_code=200 if report.status == "ready" else 503)
 
 
-def _stats(resources: Resources) -> StatsResponse:
-    collection = resources.store.collection
+def _stats(resources: AppResources) -> StatsResponse:
+    collection = resources.weaviate.collection
     per_modality = store.counts(collection)
     versions = store.model_versions(collection)
     if resources.weaviate_version is None:
-        resources.weaviate_version = str(resources.store.client.get_meta().get("version"))
+        resources.weaviate_version = str(resources.weaviate.client.get_meta().get("version"))
     return StatsResponse(
         model_version=resources.encoders.model_version,
         device=str(resources.encoders.device),
@@ -81,7 +72,7 @@ def _stats(resources: Resources) -> StatsResponse:
 @router.get("/stats", response_model=StatsResponse, responses=error_responses(503))
 async def stats(resources: ResourcesDep) -> StatsResponse:
     """Items per modality and label, the model version and device, Weaviate's version."""
-    return await resources.store.call(_stats, resources)
+    return await resources.weaviate.call(_stats, resources)
 
 
 @router.get(

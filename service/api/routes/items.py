@@ -10,10 +10,10 @@ from fastapi import APIRouter, Header, Path, Response
 from indexer import store
 from models.media_errors import MediaError
 from models.preprocess import sniff
-from service import engine
-from service.api.deps import StoreDep
+from service import search_use_cases
+from service.api.deps import WeaviateDep
 from service.api.routes.search import SearchParamsDep
-from service.errors import ApiError
+from service.http_errors import item_not_found
 from service.schemas import ItemResponse, SimilarResponse, error_responses
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -23,28 +23,13 @@ _MIME = {"png": "image/png", "wav": "audio/wav"}
 CACHE_CONTROL = "public, max-age=86400"  # an id always names the same file (uuid5 of its source)
 
 
-def _not_found(item_id: UUID) -> ApiError:
-    return ApiError(404, "not_found", f"no indexed item with id {item_id}")
-
-
 @router.get("/{item_id}", response_model=ItemResponse, responses=error_responses(404, 422, 503))
-async def get_item(item_id: ItemId, handle: StoreDep) -> ItemResponse:
+async def get_item(item_id: ItemId, weaviate: WeaviateDep) -> ItemResponse:
     """Metadata of one indexed item."""
-    item = await handle.call(lambda: store.get_item(handle.collection, item_id))
+    item = await weaviate.call(lambda: store.get_item(weaviate.collection, item_id))
     if item is None:
-        raise _not_found(item_id)
-    return ItemResponse(
-        id=UUID(item.id),
-        modality=item.modality,  # type: ignore[arg-type]
-        label=item.label,
-        source=item.source,
-        split=item.split,
-        name=item.name,
-        speaker=item.speaker,
-        model_version=item.model_version,
-        media_url=f"/items/{item.id}/media",
-        similar_url=f"/items/{item.id}/similar",
-    )
+        raise item_not_found(item_id)
+    return ItemResponse.model_validate(item)
 
 
 @router.get(
@@ -58,13 +43,13 @@ async def get_item(item_id: ItemId, handle: StoreDep) -> ItemResponse:
 )
 async def get_media(
     item_id: ItemId,
-    handle: StoreDep,
+    weaviate: WeaviateDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The item's PNG or WAV, with an ETag so browsers revalidate instead of re-downloading."""
-    data = await handle.call(lambda: store.get_media(handle.collection, item_id))
+    data = await weaviate.call(lambda: store.get_media(weaviate.collection, item_id))
     if data is None:
-        raise _not_found(item_id)
+        raise item_not_found(item_id)
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
@@ -77,7 +62,9 @@ async def get_media(
 
 
 @router.get("/{item_id}/similar", response_model=SimilarResponse, responses=error_responses(404, 422, 503))
-async def similar(item_id: ItemId, params: SearchParamsDep, handle: StoreDep) -> SimilarResponse:
+async def similar(item_id: ItemId, params: SearchParamsDep, weaviate: WeaviateDep) -> SimilarResponse:
     """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""
     started = time.perf_counter()
-    return await handle.call(lambda: engine.search_similar(handle.collection, item_id, params, started))
+    return await weaviate.call(
+        lambda: search_use_cases.search_similar(weaviate.collection, item_id, params, started)
+    )

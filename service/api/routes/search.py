@@ -1,21 +1,24 @@
 """POST /search, /search/image, /search/audio, /search/batch."""
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from service import engine
-from service.api.deps import EncodersDep, SettingsDep, StoreDep
-from service.errors import ApiError
+from models.modality import Modality
+from service import search_use_cases
+from service.api.deps import EncodersDep, SettingsDep, WeaviateDep
+from service.http_errors import ApiError
 from service.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
+from service.search_use_cases import Order, SearchParams
 from service.uploads import read_single_upload, read_uploads
 
 router = APIRouter(prefix="/search", tags=["search"])
 
 # Weaviate answers at most 10,000 results per query (QUERY_MAXIMUM_RESULTS); keep offset + k below it.
 MAX_OFFSET = 9_800
-_ERRORS = error_responses(400, 413, 415, 422, 503)
+UPLOAD_ERRORS = error_responses(400, 413, 415, 422, 503)
 
 
 async def search_params(
@@ -27,82 +30,83 @@ async def search_params(
     max_distance: Annotated[
         float | None, Query(ge=0.0, le=2.0, description="drop results farther than this cosine distance")
     ] = None,
-) -> engine.SearchParams:
-    return engine.SearchParams(target=target, k=k, offset=offset, max_distance=max_distance)
+    order: Annotated[
+        Order, Query(description="nearest first, or farthest = the most dissimilar items first")
+    ] = "nearest",
+) -> SearchParams:
+    if order == "farthest" and max_distance is not None:
+        raise ApiError(422, "invalid_parameters", "max_distance applies to order=nearest only")
+    return SearchParams(target=target, k=k, offset=offset, max_distance=max_distance, order=order)
 
 
-SearchParamsDep = Annotated[engine.SearchParams, Depends(search_params)]
+SearchParamsDep = Annotated[SearchParams, Depends(search_params)]
 
 
-async def _one(
-    request: Request,
-    params: engine.SearchParams,
-    encoders: EncodersDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    only: str | None,
-) -> SearchResponse:
-    started = time.perf_counter()
-    data = await read_single_upload(request, settings.max_upload_bytes)
-    # store.collection inside the worker: it may have to reconnect, which blocks
-    return await store.call(
-        lambda: engine.search_upload(encoders, store.collection, data, params, started, only)
+def single_upload_route(only: Modality | None) -> Callable[..., Awaitable[SearchResponse]]:
+    """The handler of a one-file search; `only` restricts the upload to one modality (else 415)."""
+
+    async def search_one_upload(
+        request: Request,
+        params: SearchParamsDep,
+        encoders: EncodersDep,
+        weaviate: WeaviateDep,
+        settings: SettingsDep,
+    ) -> SearchResponse:
+        started = time.perf_counter()
+        data = await read_single_upload(request, settings.max_upload_bytes)
+        # weaviate.collection inside the worker: it may have to reconnect, which blocks
+        return await weaviate.call(
+            lambda: search_use_cases.search_upload(encoders, weaviate.collection, data, params, started, only)
+        )
+
+    return search_one_upload
+
+
+# path, route name (the OpenAPI operation's), the one modality it takes, its description
+SINGLE_UPLOAD_ROUTES: tuple[tuple[str, str, Modality | None, str], ...] = (
+    (
+        "",
+        "search",
+        None,
+        "Search with an uploaded image or WAV; its modality is read from the bytes, not the name.",
+    ),
+    (
+        "/image",
+        "search_image",
+        "image",
+        "Search with an image only (415 for anything else); finds spoken digits by default.",
+    ),
+    (
+        "/audio",
+        "search_audio",
+        "audio",
+        "Search with a WAV only (415 for anything else); finds handwritten digits by default.",
+    ),
+)
+for path, name, only, description in SINGLE_UPLOAD_ROUTES:
+    router.add_api_route(
+        path,
+        single_upload_route(only),
+        methods=["POST"],
+        name=name,
+        description=description,
+        response_model=SearchResponse,
+        responses=UPLOAD_ERRORS,
+        openapi_extra=multipart_body("file", many=False),
     )
-
-
-@router.post(
-    "", response_model=SearchResponse, responses=_ERRORS, openapi_extra=multipart_body("file", False)
-)
-async def search(
-    request: Request,
-    params: SearchParamsDep,
-    encoders: EncodersDep,
-    store: StoreDep,
-    settings: SettingsDep,
-) -> SearchResponse:
-    """Search with an uploaded image or WAV; its modality is read from the bytes, not the name."""
-    return await _one(request, params, encoders, store, settings, None)
-
-
-@router.post(
-    "/image", response_model=SearchResponse, responses=_ERRORS, openapi_extra=multipart_body("file", False)
-)
-async def search_image(
-    request: Request,
-    params: SearchParamsDep,
-    encoders: EncodersDep,
-    store: StoreDep,
-    settings: SettingsDep,
-) -> SearchResponse:
-    """Search with an image only (415 for anything else); finds spoken digits by default."""
-    return await _one(request, params, encoders, store, settings, "image")
-
-
-@router.post(
-    "/audio", response_model=SearchResponse, responses=_ERRORS, openapi_extra=multipart_body("file", False)
-)
-async def search_audio(
-    request: Request,
-    params: SearchParamsDep,
-    encoders: EncodersDep,
-    store: StoreDep,
-    settings: SettingsDep,
-) -> SearchResponse:
-    """Search with a WAV only (415 for anything else); finds handwritten digits by default."""
-    return await _one(request, params, encoders, store, settings, "audio")
 
 
 @router.post(
     "/batch",
     response_model=BatchResponse,
-    responses=error_responses(400, 413, 415, 422, 503),
-    openapi_extra=multipart_body("files", True),
+    responses=UPLOAD_ERRORS,
+    openapi_extra=multipart_body("files", many=True),
 )
 async def search_batch(
     request: Request,
     params: SearchParamsDep,
     encoders: EncodersDep,
-    store: StoreDep,
+    weaviate: WeaviateDep,
     settings: SettingsDep,
 ) -> BatchResponse:
     """Up to MAX_BATCH_FILES files (field `files`); one result or one error per file, in order."""
@@ -112,8 +116,10 @@ async def search_batch(
     )
     if not uploads:
         raise ApiError(422, "missing_file", "no files uploaded: send them in the multipart field 'files'")
-    slots = await store.call(
-        lambda: engine.search_batch(encoders, store.collection, uploads, params, settings.max_upload_bytes)
+    slots = await weaviate.call(
+        lambda: search_use_cases.search_batch(
+            encoders, weaviate.collection, uploads, params, settings.max_upload_bytes
+        )
     )
     total = round((time.perf_counter() - started) * 1000.0, 3)
     return BatchResponse(k=params.k, target=params.target, results=slots, timings_ms={"total": total})

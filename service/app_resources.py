@@ -1,0 +1,48 @@
+"""What the running app holds: the encoders and the guarded Weaviate client, built by one loader."""
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+
+from models.encoders import LoadedEncoders, load_encoders
+from service.settings import ServiceSettings
+from service.weaviate_breaker import WeaviateBreaker
+
+log = logging.getLogger("service")
+
+
+@dataclass
+class AppResources:
+    """Everything a request needs, created once in the app's lifespan."""
+
+    settings: ServiceSettings
+    encoders: LoadedEncoders
+    weaviate: WeaviateBreaker
+    weaviate_version: str | None = None  # cached by /stats on first success
+    _torch_threads: int = field(default=0, repr=False)
+
+    def close(self) -> None:
+        self.weaviate.close()
+        if self._torch_threads:
+            torch.set_num_threads(self._torch_threads)
+
+
+def load_resources(settings: ServiceSettings) -> AppResources:
+    """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
+    encoders = load_encoders(settings.checkpoint, settings.device)
+    previous_threads = 0
+    if encoders.device.type == "cpu":
+        # One query is a tiny forward pass: intra-op threads only fight the concurrent
+        # requests for the same cores. Parallelism comes from serving requests side by side.
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    weaviate = WeaviateBreaker(settings)
+    weaviate.open()
+    log.info(
+        "loaded model %s on %s; %s",
+        encoders.model_version,
+        encoders.device,
+        "Weaviate connected" if weaviate.connected else "Weaviate not reachable, will retry",
+    )
+    return AppResources(settings, encoders, weaviate, _torch_threads=previous_threads)
