@@ -1,10 +1,9 @@
-"""Typed errors for user-supplied media; the service maps each to one HTTP status."""
+"""Typed errors for user-supplied media, each with a stable code (service.http_errors maps them to HTTP)."""
 
 
 class MediaError(ValueError):
     """Base class: something is wrong with the bytes a client sent."""
 
-    http_status = 400
     code = "invalid_media"
 
     def __init__(self, message: str, code: str | None = None) -> None:
@@ -18,21 +17,18 @@ class MediaError(ValueError):
 
 
 class UnsupportedMediaError(MediaError):
-    """The bytes are not an image or WAV format we read (HTTP 415)."""
+    """The bytes are not an image or WAV format we read."""
 
-    http_status = 415
     code = "unsupported_media_type"
 
 
 class CorruptMediaError(MediaError):
-    """The format is known but the content is broken or unusable (HTTP 400)."""
+    """The format is known but the content is broken or unusable."""
 
-    http_status = 400
     code = "invalid_media"
 
 
 class MediaTooLargeError(MediaError):
-    """The upload is larger than the configured byte limit (HTTP 413)."""
+    """The upload is larger than the configured byte limit."""
 
-    http_status = 413
     code = "payload_too_large"

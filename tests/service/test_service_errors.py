@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
 from models.preprocess import ACCEPTED
+from service.http_errors import media_status
 from tests.service.helpers import LiveServer, Media, lying_wav, png_bomb, sine_wav
 
 
@@ -214,3 +216,16 @@ def test_no_client_input_produces_a_500(client: TestClient, media: Media) -> Non
     )
     assert r.status_code == 200
     assert {400, 415} <= statuses
+
+
+def test_each_media_error_has_its_http_status() -> None:
+    """models raises typed errors; the service alone decides their status (a subclass inherits)."""
+
+    class OddWav(CorruptMediaError):
+        code = "odd_wav"
+
+    assert media_status(MediaError("x")) == 400
+    assert media_status(CorruptMediaError("x")) == 400
+    assert media_status(OddWav("x")) == 400
+    assert media_status(UnsupportedMediaError("x")) == 415
+    assert media_status(MediaTooLargeError("x")) == 413
