@@ -53,6 +53,11 @@ def padded_wav(source: Path, target: Path, lead_s: float = 0.2, tail_s: float = 
     return target
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # registered here too, so --strict-markers holds whatever pyproject lists
+    config.addinivalue_line("markers", "browser: drives a real Chromium")
+
+
 @pytest.fixture(scope="session")
 def fsdd_clips(small_index: ServiceSettings) -> dict[int, Path]:  # noqa: F811
     """One FSDD validation clip per digit."""
