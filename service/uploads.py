@@ -28,7 +28,6 @@ FORM_OVERHEAD = 64 * 1024  # allowance for the rest of the form (small text fiel
 class Upload:
     """One file part. data is None when the file was over the limit (batch slots)."""
 
-    field: str
     filename: str | None
     data: bytes | None
 
@@ -114,7 +113,7 @@ class _FormCollector:
         part = self._part
         if part.wanted:
             payload = None if part.too_large else b"".join(part.chunks)
-            self.uploads.append(Upload(part.name, part.filename, payload))
+            self.uploads.append(Upload(part.filename, payload))
         self._part = _Part()
 
 
