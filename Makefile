@@ -5,21 +5,35 @@ PYTHON ?= python3
 LOCK_HASH := $(shell sha256sum requirements.lock | cut -c1-16)
 VENV ?= $(HOME)/.cache/digitbridge/venv-$(LOCK_HASH)
 PY := $(VENV)/bin/python
-export DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: venv weaviate run test evaluate index train lint clean-venv
+.PHONY: venv system-deps go weaviate deploy-tools run test evaluate index train lint
 
 venv: $(VENV)/.ok
 # No prerequisite on the lock's mtime: the venv's path already carries the lock's hash
 # (a fresh clone's files are all "new", which would force a needless reinstall).
 $(VENV)/.ok:
+	PYTHON=$(PYTHON) scripts/system_deps.sh venv
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.lock
 	touch $@
 
-weaviate:
+# System packages (Debian), installed when missing (as root or with passwordless sudo;
+# otherwise the script names them and fails): all the suite needs, or only Go.
+# (`venv` checks its own: python3-venv.)
+system-deps:
+	scripts/system_deps.sh test
+
+go:
+	scripts/system_deps.sh go
+
+weaviate: go
 	scripts/build_weaviate.sh
+
+# The docker compose CLI and Docker's .dockerignore matcher, which tests/deploy reads the
+# deployment files with (built once into ~/.cache/digitbridge/bin).
+deploy-tools: go
+	scripts/deploy_tools.sh compose dockerignore >/dev/null
 
 run: venv weaviate
 	$(PY) -m service.run
@@ -33,7 +47,7 @@ train: venv
 evaluate: venv
 	$(PY) -m models.evaluate --json models/metrics.json && cat models/metrics.json
 
-test: venv weaviate
+test: venv system-deps weaviate deploy-tools
 	$(PY) -m pytest
 
 lint: venv

@@ -19,9 +19,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from models.settings import ModelSettings
+
 from .specs import ROOT, container_env, env_of, load_compose, parse_dockerfile
 
-DATA_DIR = Path(os.environ.get("DATA_DIR") or ROOT.parent / "shared" / "data")
+# The data folder a local run reads (DATA_DIR, or the settings' default relative to the repository).
+DATA_DIR = (ROOT / ModelSettings().data_dir).resolve()
 
 
 def image_env() -> dict[str, str]:

@@ -1,90 +1,92 @@
 """Read the deployment files the way their tools do, so tests can check what they promise.
 
-- compose files: YAML (anchors and `<<` merges resolved by PyYAML, as compose does), then
-  compose's `${VAR}`, `${VAR:-default}`, `${VAR:?error}` interpolation on every string.
+- compose files: resolved by the docker compose CLI itself (`config --format json`: YAML
+  anchors and merges, `${VAR:-default}` / `${VAR:?error}` interpolation, the compose
+  schema, paths made absolute, short forms such as "8000:8000" expanded to their long form).
+- .dockerignore: matched by Docker's own reader and matcher (scripts/dockerignore).
+  Both tools are Go programs scripts/deploy_tools.sh builds once (`make deploy-tools`).
 - Dockerfile: instructions with line continuations joined, split into build stages.
-- .dockerignore: Docker's rules (patterns relative to the context root, `*` within one path
-  segment, `**` across segments, a match on a parent folder covers its contents, the last
-  matching line wins, `!` re-includes).
 - settings classes: the environment variable names pydantic-settings reads for them.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
+import json
+import os
 import pkgutil
 import re
 import shlex
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+@functools.cache
+def deploy_tool(name: str) -> Path:
+    """The binary of a tool scripts/deploy_tools.sh builds (`compose`, `dockerignore`).
+
+    The script is a no-op when the binary is there (`make test` builds it first); run
+    directly, the first test builds it.
+    """
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "deploy_tools.sh"), name], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"scripts/deploy_tools.sh {name} failed:\n{result.stderr[-3000:]}"
+    return Path(result.stdout.strip())
+
+
 # ------------------------------------------------------------------ compose
 
 
-class InterpolationError(ValueError):
-    """A `${VAR:?message}` whose variable is unset or empty, as compose refuses it."""
+class ComposeConfigError(ValueError):
+    """`docker compose config` refused the file, e.g. a `${VAR:?message}` whose VAR is unset."""
 
 
-_VAR = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
-)
+def _compose(name: str, env: Mapping[str, str], *args: str) -> str:
+    """Run the compose CLI on one file with `env` as its whole environment.
+
+    `--env-file /dev/null`: a developer's .env must not fill in what a test leaves unset.
+    `--profile *`: every service, the gpu profile's included.
+    """
+    command = [str(deploy_tool("compose")), "--project-directory", str(ROOT), "-f", str(ROOT / name)]
+    command += ["--env-file", os.devnull, "--profile", "*", "config", *args]
+    result = subprocess.run(command, env=dict(env), cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ComposeConfigError(result.stderr.strip())
+    return result.stdout
 
 
-def interpolate(value: str, env: Mapping[str, str]) -> str:
-    """Compose's variable substitution for one string."""
-
-    def replace(m: re.Match[str]) -> str:
-        if m["escaped"]:
-            return "$"
-        name = m["braced"] or m["named"]
-        op, arg = m["op"], m["arg"] or ""
-        current = env.get(name)
-        empty_counts = op is not None and op.startswith(":")  # ":-" etc. treat "" like unset
-        missing = current is None or (empty_counts and current == "")
-        if op in (":-", "-"):
-            return arg if missing else current  # type: ignore[return-value]
-        if op in (":?", "?"):
-            if missing:
-                raise InterpolationError(f"{name}: {arg}")
-            return current  # type: ignore[return-value]
-        if op in (":+", "+"):
-            return "" if missing else arg
-        return current or ""
-
-    return _VAR.sub(replace, value)
-
-
-def _interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
-    if isinstance(node, str):
-        return interpolate(node, env)
-    if isinstance(node, list):
-        return [_interpolate_tree(v, env) for v in node]
-    if isinstance(node, dict):
-        return {k: _interpolate_tree(v, env) for k, v in node.items()}
-    return node
+@functools.cache
+def _resolved(name: str, env: tuple[tuple[str, str], ...]) -> str:
+    return _compose(name, dict(env), "--format", "json")
 
 
 def load_compose(name: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """The compose file as compose sees it with `env` as the shell environment."""
-    raw = yaml.safe_load((ROOT / name).read_text())
-    return _interpolate_tree(raw, env)
+    """The compose file as `docker compose up` runs it, with `env` as the shell environment."""
+    return json.loads(_resolved(name, tuple(sorted(env.items()))))  # a fresh copy each call
+
+
+def check_compose(name: str, env: Mapping[str, str]) -> None:
+    """`docker compose config --quiet`: raises ComposeConfigError where compose refuses the file."""
+    _compose(name, env, "--quiet")
 
 
 def container_env(service: Mapping[str, Any]) -> dict[str, str]:
-    """A service's `environment` (map or list form) as strings."""
+    """A resolved service's `environment` (compose writes a map) as strings.
+
+    A name listed without a value and unset in the shell comes out as null: "".
+    """
     env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
     return {k: "" if v is None else str(v) for k, v in env.items()}
 
 
@@ -199,46 +201,18 @@ def env_of(ins: Instruction) -> dict[str, str]:
 # ------------------------------------------------------------------ .dockerignore
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    out = ""
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out += "(?:.*/)?"
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out += ".*"
-            i += 2
-            continue
-        out += {"*": "[^/]*", "?": "[^/]"}.get(c, re.escape(c))
-        i += 1
-    return re.compile(out + r"\Z")
-
-
-def dockerignore_rules(path: Path = ROOT / ".dockerignore") -> list[tuple[bool, re.Pattern[str]]]:
-    rules = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        pattern = line[1:] if negate else line
-        pattern = pattern.strip().strip("/")
-        rules.append((negate, _pattern_regex(pattern)))
-    return rules
-
-
-def ignored(rel_path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
-    """Whether the file at `rel_path` (relative to the context) stays out of the context."""
-    parts = rel_path.strip("/").split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    result = False
-    for negate, regex in rules:
-        if any(regex.match(p) for p in prefixes):
-            result = not negate
-    return result
+def ignored_paths(rel_paths: list[str], context: Path = ROOT) -> set[str]:
+    """Those of `rel_paths` (relative to the build context) that .dockerignore keeps out."""
+    result = subprocess.run(
+        [str(deploy_tool("dockerignore")), str(context)],
+        input="".join(f"{p}\n" for p in rel_paths),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answers = result.stdout.split()
+    assert len(answers) == len(rel_paths), result.stdout + result.stderr
+    return {p for p, answer in zip(rel_paths, answers, strict=True) if answer == "1"}
 
 
 # ------------------------------------------------------------------ settings

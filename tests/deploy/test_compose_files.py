@@ -1,7 +1,8 @@
-"""docker-compose.yml and docker-compose.cluster.yml keep the promises of issue 5.
+"""docker-compose.yml and docker-compose.cluster.yml keep their deployment promises.
 
-No Docker engine runs here, so the files are read as compose reads them (YAML with
-anchors and merges, then `${VAR}` interpolation) and every promise is checked on the result.
+No Docker engine runs here; the docker compose CLI resolves each file (`config`: anchors,
+merges, interpolation, the compose schema) exactly as `docker compose up` would, and every
+promise is checked on that resolved model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from indexer.store import WEAVIATE_VERSION, StoreSettings
 
 from .specs import (
     ROOT,
-    InterpolationError,
+    ComposeConfigError,
+    check_compose,
     container_env,
     env_of,
     load_compose,
@@ -51,6 +53,16 @@ def is_indexer(service: dict[str, Any]) -> bool:
     return service["command"] == ["python", "-m", "indexer"]
 
 
+def published(host_port: str) -> dict[str, Any]:
+    """How compose writes the short form "<host_port>:8000": every host interface, TCP."""
+    return {"mode": "ingress", "target": 8000, "published": host_port, "protocol": "tcp"}
+
+
+def bind_mount(source: str, target: str) -> dict[str, Any]:
+    """How compose writes the short form "<source>:<target>" for a host folder."""
+    return {"type": "bind", "source": source, "target": target, "bind": {}}
+
+
 def healthcheck_cmd(service: dict[str, Any]) -> str:
     test = service["healthcheck"]["test"]
     return " ".join(test) if isinstance(test, list) else test
@@ -83,7 +95,7 @@ def test_app_images_are_this_version_built_from_this_dockerfile(name: str) -> No
     for svc_name, svc in app_services(name).items():
         assert svc["image"].split(":")[0] == "digitbridge"
         assert svc["image"].split(":")[1].split("-")[0] == PROJECT_VERSION, svc_name
-        assert svc["build"]["context"] == "."
+        assert svc["build"]["context"] == str(ROOT)  # "." next to the compose file
         assert svc["build"]["dockerfile"] == "Dockerfile"
 
 
@@ -143,10 +155,12 @@ def test_weaviate_data_lives_on_named_volumes(name: str) -> None:
     used = []
     for node_name, node in weaviate_nodes(name).items():
         data_path = container_env(node)["PERSISTENCE_DATA_PATH"]
-        mounts = {v.split(":")[1]: v.split(":")[0] for v in node["volumes"]}
+        mounts = {v["target"]: v for v in node["volumes"]}
         assert data_path in mounts, f"{node_name}: {data_path} is not a volume"
-        assert mounts[data_path] in declared, f"{node_name}: {mounts[data_path]} is not a named volume"
-        used.append(mounts[data_path])
+        mount = mounts[data_path]
+        assert mount["type"] == "volume", f"{node_name}: {data_path} is a {mount['type']} mount"
+        assert mount["source"] in declared, f"{node_name}: {mount['source']} is not a named volume"
+        used.append(mount["source"])
     assert len(used) == len(set(used)), "each node needs its own volume"
 
 
@@ -160,11 +174,17 @@ def test_weaviate_healthcheck_is_readiness(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FILES)
+def test_compose_accepts_the_file(name: str) -> None:
+    check_compose(name, ENV)  # `docker compose config --quiet` exits 0
+
+
+@pytest.mark.parametrize("name", FILES)
 def test_api_key_is_required(name: str) -> None:
-    with pytest.raises(InterpolationError, match="WEAVIATE_API_KEY"):
-        load_compose(name, {})
-    with pytest.raises(InterpolationError, match="WEAVIATE_API_KEY"):
-        load_compose(name, {"WEAVIATE_API_KEY": ""})
+    for env in ({}, {"WEAVIATE_API_KEY": ""}):
+        with pytest.raises(ComposeConfigError, match="WEAVIATE_API_KEY"):
+            check_compose(name, env)
+        with pytest.raises(ComposeConfigError, match="WEAVIATE_API_KEY"):
+            load_compose(name, env)
 
 
 # ----------------------------------------------------------------- indexer + api
@@ -193,7 +213,7 @@ def test_api_waits_for_a_successful_index_and_is_published(name: str) -> None:
         indexer = [d for d in svc["depends_on"] if is_indexer(all_services[d])]
         assert len(indexer) == 1, svc_name
         assert svc["depends_on"][indexer[0]]["condition"] == "service_completed_successfully"
-        assert svc["ports"] == ["8000:8000"], svc_name
+        assert svc["ports"] == [published("8000")], svc_name
         assert container_env(svc)["PORT"] == "8000"
         assert container_env(svc)["HOST"] == "0.0.0.0"
         assert svc["restart"] in {"unless-stopped", "always", "on-failure"}, svc_name
@@ -206,7 +226,7 @@ def test_api_waits_for_a_successful_index_and_is_published(name: str) -> None:
 
 def test_api_port_and_device_come_from_the_environment() -> None:
     api = services(SINGLE, {**ENV, "API_PORT": "9000", "DEVICE": "cpu", "WORKERS": "3"})["api"]
-    assert api["ports"] == ["9000:8000"]
+    assert api["ports"] == [published("9000")]
     assert container_env(api)["DEVICE"] == "cpu"
     assert container_env(api)["WORKERS"] == "3"
     assert container_env(services(SINGLE)["api"])["DEVICE"] == "auto"
@@ -218,9 +238,10 @@ def test_data_folder_is_mounted_from_the_host(name: str) -> None:
         if not is_indexer(svc):
             continue
         assert container_env(svc)["DATA_DIR"] == "/data"
-        assert svc["volumes"] == ["./data:/data"], svc_name  # default: ./data next to the file
+        # default: ./data next to the file
+        assert svc["volumes"] == [bind_mount(str(ROOT / "data"), "/data")], svc_name
         moved = services(name, {**ENV, "DATA_DIR": "/srv/digits"})[svc_name]
-        assert moved["volumes"] == ["/srv/digits:/data"]
+        assert moved["volumes"] == [bind_mount("/srv/digits", "/data")]
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -337,7 +358,8 @@ def test_cluster_nodes_join_the_first_one_over_gossip() -> None:
         if node_name == seed:
             continue
         assert container_env(node)["CLUSTER_JOIN"] == f"{seed}:{seed_gossip}", node_name
-        assert node["depends_on"] == [seed], node_name  # started, not healthy: no deadlock
+        # started, not healthy: no deadlock
+        assert node["depends_on"] == {seed: {"condition": "service_started", "required": True}}, node_name
 
 
 def test_cluster_nodes_answer_to_one_name() -> None:
