@@ -1,13 +1,15 @@
 """The Weaviate side of DigitBridge, shared by the indexer (writes) and the service (reads).
 
 One module per job: `settings` (where the server is), `connection` (open a client),
-`embedded` (run and share a local server), `schema` (the collection), `queries` (reads).
+`embedded` (run and share a local server), `schema` (the collection), `queries` (reads),
+`integrity` (does the vector index hold every object; repair it).
 The names below are the package's public surface; docs/ARCHITECTURE.md explains the design.
 """
 
 from indexer.store.connection import connect
-from indexer.store.embedded import WEAVIATE_VERSION, embedded_binary
+from indexer.store.embedded import WEAVIATE_VERSION, embedded_binary, server_pid
 from indexer.store.errors import StoreUnavailable
+from indexer.store.integrity import VectorIndexCheck, ensure_vector_index, wait_indexed
 from indexer.store.queries import (
     METADATA_PROPERTIES,
     Hit,
@@ -31,10 +33,12 @@ __all__ = [
     "Item",
     "StoreSettings",
     "StoreUnavailable",
+    "VectorIndexCheck",
     "connect",
     "counts",
     "create_collection",
     "embedded_binary",
+    "ensure_vector_index",
     "ensure_collection",
     "get_item",
     "get_media",
@@ -43,4 +47,6 @@ __all__ = [
     "model_versions",
     "object_uuid",
     "search",
+    "server_pid",
+    "wait_indexed",
 ]

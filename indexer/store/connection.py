@@ -14,9 +14,12 @@ from indexer.store.settings import StoreSettings
 
 
 def timeouts(settings: StoreSettings) -> AdditionalConfig:
+    """Client deadlines. The insert deadline is also how long a degraded write can take:
+    Weaviate's coordinator waits for a hung replica, so the client's deadline is the bound."""
     t = settings.weaviate_timeout_s
-    # Batch inserts carry PNG/WAV blobs and HNSW work; give them more room than queries.
-    return AdditionalConfig(timeout=Timeout(init=t, query=max(t, 10.0), insert=max(6 * t, 60.0)))
+    return AdditionalConfig(
+        timeout=Timeout(init=t, query=max(t, 10.0), insert=settings.weaviate_write_timeout_s)
+    )
 
 
 def connect(settings: StoreSettings) -> weaviate.WeaviateClient:

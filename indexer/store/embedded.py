@@ -1,6 +1,7 @@
-"""The embedded Weaviate server, shared by the indexer and the service through lease files.
+"""The embedded Weaviate server: start it, share it between processes, stop it with its last user.
 
-See docs/ARCHITECTURE.md ("Sharing one embedded server") for why and how.
+A lease file per open client (`<data dir>/.leases/`, guarded by an flock) decides who stops
+it; docs/ARCHITECTURE.md ("Sharing one embedded server", "Crash safety") explains the design.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from indexer.store.settings import StoreSettings
 # Single source of truth for the server version: scripts/build_weaviate.sh greps this line and
 # docker-compose.yml uses the same tag.
 WEAVIATE_VERSION = "1.39.3"
+START_ATTEMPTS = 3
 
 
 def embedded_binary(version: str | None = None) -> Path:
@@ -119,6 +121,10 @@ def _wait_ready(client: weaviate.WeaviateClient, deadline: float) -> None:
         time.sleep(0.1)
 
 
+class _ExitedAtStart(StoreUnavailable):
+    pass
+
+
 class _EmbeddedServer(EmbeddedV4):
     """The client's embedded launcher, but it notices a server that died instead of waiting 30 s."""
 
@@ -127,7 +133,7 @@ class _EmbeddedServer(EmbeddedV4):
         while not self.is_listening():
             assert self.process is not None
             if self.process.poll() is not None:
-                raise StoreUnavailable(
+                raise _ExitedAtStart(
                     f"the embedded Weaviate server exited with code {self.process.returncode} at start-up "
                     "(its log is above); set WEAVIATE_URL to use another server"
                 )
@@ -174,15 +180,20 @@ def _start_server(settings: StoreSettings, data_dir: Path) -> None:
             additional_env_vars={
                 "DISABLE_TELEMETRY": "true",
                 "ENABLE_MODULES": "",  # we bring our own vectors
-                "API_BASED_MODULES_DISABLED": "true",  # 1.35 loads ~40 API modules otherwise
+                "API_BASED_MODULES_DISABLED": "true",  # it loads ~40 API modules otherwise
                 "LOG_LEVEL": "error",
+                # Crash safety: with synchronous indexing the vector index's commit log keeps the
+                # tail of each batch in a memory buffer, and a killed server comes back without
+                # those vectors. Async indexing queues them on disk first and, at start-up,
+                # re-queues every stored vector the index lacks (docs/ARCHITECTURE.md).
+                "ASYNC_INDEXING": "true",
                 # One node: elect itself leader after ~1 s instead of the cluster default of ~5 s.
                 "RAFT_TIMEOUTS_MULTIPLIER": "1",
                 # The client sets PROFILING_PORT, but this server reads GO_PROFILING_PORT and would
                 # otherwise open a pprof endpoint on :6060 of every interface.
                 "GO_PROFILING_DISABLE": "true",
                 "PERSISTENCE_DATA_PATH": str(data_dir),
-                # The gRPC port listens on every interface (not configurable in this version),
+                # The gRPC port listens on every interface (not configurable in 1.39),
                 # so require a key instead of the embedded default of anonymous access.
                 "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
                 "AUTHENTICATION_APIKEY_ENABLED": "true",
@@ -195,10 +206,28 @@ def _start_server(settings: StoreSettings, data_dir: Path) -> None:
             },
         )
     )
-    db.start()  # waits (<= 30 s) until both ports listen
+    for attempt in range(START_ATTEMPTS):
+        try:
+            db.start()  # waits until both ports listen
+            break
+        except _ExitedAtStart:
+            # The launcher picks its gossip / Raft ports at random, and another process may
+            # take one first ("address already in use"): a new start picks new ones.
+            if attempt == START_ATTEMPTS - 1:
+                raise
     assert db.process is not None
     (data_dir / ".server.pid").write_text(str(db.process.pid))
     db.process = None  # the lease registry owns its life from now on, not this object's __del__
+
+
+def server_pid(settings: StoreSettings) -> int | None:
+    """The pid of the embedded server started for these settings, if one runs."""
+    pid_file = settings.weaviate_data_dir.expanduser().resolve() / ".server.pid"
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
 
 
 def _release(settings: StoreSettings, lease: Path) -> None:

@@ -16,7 +16,10 @@ class StoreSettings(ModelSettings):
     weaviate_api_key: SecretStr | None = None
     weaviate_port: int = 8079  # HTTP port of the embedded server
     weaviate_data_dir: Path = Path.home() / ".local/share/digitbridge/weaviate"
-    weaviate_timeout_s: float = 5.0
+    weaviate_timeout_s: float = 5.0  # connecting, and each query
+    # Each batch write, replicas included: a write at ALL with a hung replica fails after this
+    # (a 256-object batch takes ~0.1 s, so 10 s is ample headroom, not a wait for a dead node).
+    weaviate_write_timeout_s: float = 10.0
     collection: str = "Digit"
     shards: int = 1
     replication_factor: int = 1

@@ -139,6 +139,7 @@ def test_replicated_collection_survives_one_node_down(cluster: LocalCluster) -> 
 
         vectors = unit_vectors(N, seed=0)
         assert write(col, ConsistencyLevel.ALL, objects(vectors, "validation"))
+        store.wait_indexed(client, col.name)  # ASYNC_INDEXING: searchable once queued vectors are in
         # even i: images with even labels, odd i: audio with odd labels, N/10 of each label
         assert store.counts(col) == {
             "image": dict.fromkeys(range(0, 10, 2), N // 10),

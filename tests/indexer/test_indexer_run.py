@@ -16,6 +16,7 @@ import weaviate
 from weaviate.classes.data import DataObject
 
 from indexer import pipeline, store
+from indexer.records import Record
 from indexer.settings import IndexerSettings
 from models.data import fsdd_items, load_mnist, mnist_png
 from tests.conftest import make_checkpoint
@@ -218,22 +219,22 @@ def test_failed_objects_are_reported(
         weaviate_client.collections.delete(settings.collection)
     collection = store.ensure_collection(weaviate_client, settings)
     report = pipeline.Report()
-    broken = pipeline.Record("fsdd", "validation", "broken.wav", 3, "audio", b"RIFF\x00\x00\x00\x00WAVEjunk")
-    good = pipeline.Record(
+    broken = Record("fsdd", "validation", "broken.wav", 3, "audio", b"RIFF\x00\x00\x00\x00WAVEjunk")
+    good = Record(
         "fsdd", "validation", "0_x_0.wav", 0, "audio", fsdd_items(DATA_DIR, "validation")[0].path.read_bytes()
     )
-    objects = pipeline._embed_batch(load_encoders(checkpoint, "cpu"), [broken, good], report)
+    objects = pipeline.embed_batch(load_encoders(checkpoint, "cpu"), [broken, good], report)
     assert [r.key for r, _ in objects] == [good.key]
     assert [key for key, _ in report.failures] == [broken.key]
 
-    pipeline._write_batch(collection, objects, report)
+    pipeline.write_batch(collection, objects, report)
     assert report.written == 1
     # The server rejects an object whose vector does not fit the index (128-d): reported by key.
-    wrong_dim = pipeline.Record("mnist", "test", "x", 1, "image", b"")
+    wrong_dim = Record("mnist", "test", "x", 1, "image", b"")
     bad_object = DataObject(
         uuid=wrong_dim.uuid, vector=[0.5, 0.5, 0.5], properties={"modality": "image", "label": 1}
     )
-    pipeline._write_batch(collection, [(wrong_dim, bad_object)], report)
+    pipeline.write_batch(collection, [(wrong_dim, bad_object)], report)
     assert [key for key, _ in report.failures] == [broken.key, wrong_dim.key]
     assert report.written == 1 and not report.ok
     stored = store.get_media(collection, good.uuid)

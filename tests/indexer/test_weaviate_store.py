@@ -15,6 +15,7 @@ from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
 
 from indexer import store
+from indexer.store import embedded
 from tests.weaviate_server import embedded_settings, free_port, wait_closed
 
 DIM = 128
@@ -58,6 +59,7 @@ def toy(
         )
     result = collection.data.insert_many(objects)
     assert not result.errors
+    store.wait_indexed(weaviate_client, settings.collection)  # async indexing: searches see them now
     yield collection
     weaviate_client.collections.delete(settings.collection)
 
@@ -156,7 +158,7 @@ def test_unreachable_url_is_a_clear_error_not_a_hang() -> None:
 
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "WEAVIATE_VERSION", "1.0.0")  # a version nobody built
+    monkeypatch.setattr(embedded, "WEAVIATE_VERSION", "1.0.0")  # a version nobody built
     with pytest.raises(store.StoreUnavailable, match="make weaviate"):
         store.connect(embedded_settings(tmp_path))
 
