@@ -51,8 +51,8 @@ def summary(report: Report) -> str:
     lines += [f"CHECK FAILED: {problem}" for problem in report.problems]
     if report.ok:
         lines.append(
-            "checks passed: counts per modality and label match, sampled items are their own nearest"
-            " neighbour"
+            "checks passed: counts per modality and label match, the vector index holds every object,"
+            " sampled items are their own nearest neighbour"
         )
     return "\n".join(lines)
 
