@@ -1,0 +1,241 @@
+"""`python -m bench` (`make bench`): start a private stack, measure, write bench/results/.
+
+Sections (run in this order; `--only` / `--skip` pick them):
+  http       hey against the service: PNG, WAV, 4-file batch, similar, /healthz at each concurrency
+  ceiling    hey against Weaviate's GraphQL endpoint alone (the filtered nearVector query), both targets
+  inproc     the floor: decode + embed + store.search in this process at batch 1; embed at batch 1 and 64
+  recall     Weaviate's top-10 vs exact cosine top-10 for every validation item, both ways
+  scale      synthetic collections of 100k..1M vectors: import rate, latency, recall, Weaviate memory
+  resources  RSS/PSS of the service and Weaviate at rest (under-load peaks come from http/ceiling)
+The stack: an embedded Weaviate on free ports with a temporary data folder, the validation sets
+indexed with the project's indexer, and `python -m service.run` as a child process. All of it
+is stopped at the end, on errors and on Ctrl-C. DEVICE (auto/cpu/cuda) comes from the settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import log
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("http", "ceiling", "inproc", "recall", "scale", "resources")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+
+
+def _sections(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = set(names) - set(SECTIONS)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}"
+        )
+    return names
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", type=_sections, help=f"comma-separated sections to run ({','.join(SECTIONS)})")
+    p.add_argument("--skip", type=_sections, default=[], help="comma-separated sections to leave out")
+    p.add_argument("--quick", action="store_true", help="smoke run: ~1 s per cell, 1 repeat, scale 20,000")
+    p.add_argument(
+        "--concurrency", type=_ints, default=[1, 8, 32, 64], help="hey workers per cell (1,8,32,64)"
+    )
+    p.add_argument("--duration", type=float, help="seconds per hey cell (10; quick 1)")
+    p.add_argument("--repeats", type=int, help="runs of each cell, interleaved (3; quick 1)")
+    p.add_argument("--warmup", type=float, help="seconds of unrecorded load per route first (2; quick 0.5)")
+    p.add_argument(
+        "--inproc-requests", type=int, help="sequential in-process searches per modality (300; quick 30)"
+    )
+    p.add_argument("--embed-budget", type=float, help="seconds per embed-alone measurement (3; quick 0.5)")
+    p.add_argument("--recall-queries", type=int, help="queries per direction (all; quick 300)")
+    p.add_argument("--scale-sizes", type=_ints, help="collection sizes (100000,300000,1000000; quick 20000)")
+    p.add_argument("--scale-budget", type=float, default=900.0, help="max import seconds per size (900)")
+    p.add_argument("--scale-queries", type=int, help="queries per target and size (200; quick 50)")
+    p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the service, e.g. WORKERS=2 (repeatable)",
+    )
+    p.add_argument("--out", type=Path, help="results folder (bench/results; quick: a temporary folder)")
+    p.add_argument("--keep-work", action="store_true", help="keep the temporary Weaviate data and logs")
+    args = p.parse_args(argv)
+    defaults = {  # (full run, --quick)
+        "duration": (10.0, 1.0),
+        "repeats": (3, 1),
+        "warmup": (2.0, 0.5),
+        "inproc_requests": (300, 30),
+        "embed_budget": (3.0, 0.5),
+        "recall_queries": (None, 300),
+        "scale_queries": (200, 50),
+        "scale_sizes": ([100_000, 300_000, 1_000_000], [20_000]),
+        "out": (ROOT / "bench" / "results", Path(tempfile.gettempdir()) / "digitbridge-bench-quick"),
+    }
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    args.sections = [s for s in (args.only or SECTIONS) if s not in args.skip]
+    args.env = dict(kv.split("=", 1) for kv in args.service_env)
+    return args
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds through the ExitStack like Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    started = time.perf_counter()
+    results: dict[str, Any] = _previous(args) if args.only else {}
+    results["meta"] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "quick": args.quick,
+        "sections": args.sections,
+        "service_env": args.env,
+        "section_seconds": {},
+    }
+    work = Path(tempfile.mkdtemp(prefix="digitbridge-bench-"))
+    try:
+        with ExitStack() as stack:
+            _run(args, results, work, stack)
+    except KeyboardInterrupt:
+        log("bench: interrupted; everything it started is stopped")
+        return 130
+    except Exception:
+        _show_service_log(work)
+        raise
+    finally:
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"bench: work folder kept at {work}")
+    results["meta"]["total_seconds"] = round(time.perf_counter() - started, 1)
+    _write(args.out, results)
+    log(f"bench: done in {results['meta']['total_seconds']:.0f} s; results in {args.out}")
+    return 0
+
+
+def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: ExitStack) -> None:
+    from bench import sections
+    from bench import stack as stk
+    from bench.load import install_hey
+    from bench.resources import machine, memory_mb
+
+    needs_hey = {"http", "ceiling"} & set(args.sections)
+    hey = install_hey() if needs_hey else None
+    results["machine"] = machine(ROOT, hey.name.removeprefix("hey-") if hey else "not used")
+    settings = stk.bench_settings(work / "weaviate")
+    log(f"bench: device setting {settings.device}; starting Weaviate in {work}")
+    client = stk.start_weaviate(settings, stack)
+    w_pid = stk.weaviate_pid(settings)
+    log("bench: indexing the validation sets")
+    results["stack"] = {
+        "index": stk.index_validation_sets(settings, client),
+        "device_setting": settings.device,
+    }
+    collection = client.collections.get(settings.collection)
+    pids = {"weaviate": w_pid}
+    peaks: dict[str, dict[str, float]] = {}
+    timer = _SectionTimer(results)
+
+    service = None
+    if {"http", "resources"} & set(args.sections):
+        service = stk.start_service(settings, work, args.env, stack)
+        pids["service"] = service.pid
+        results["stack"]["service_ready_s"] = round(service.ready_s, 3)
+        results["stack"]["service_device"] = _service_device(service.base_url)
+        log(f"bench: service ready in {service.ready_s:.2f} s")
+        time.sleep(1.0)  # let start-up allocations settle before "at rest"
+        results["resources"] = {"at_rest": {name: memory_mb(pid) for name, pid in pids.items()}}
+
+    if "http" in args.sections and service is not None and hey is not None:
+        with timer("http"):
+            results["http"] = sections.http(args, hey, settings, service.base_url, work, pids, peaks)
+    if "ceiling" in args.sections and hey is not None:
+        with timer("ceiling"):
+            results["ceiling"] = sections.ceiling(args, hey, settings, collection, work, pids, peaks)
+    if service is not None:
+        results["resources"]["under_load_peak"] = peaks
+        service.stop()  # the sections below run in this process: no idle service beside them
+    if "inproc" in args.sections:
+        with timer("inproc"):
+            results["in_process"] = sections.in_process(args, settings, collection)
+    if "recall" in args.sections:
+        from bench.recall import index_config, run_recall
+
+        with timer("recall"):
+            results["recall"] = run_recall(collection, args.recall_queries) | {
+                "index_config": index_config(collection)
+            }
+    if "scale" in args.sections:
+        with timer("scale"):
+            results["scale"] = sections.scale(args, client, settings, collection, w_pid)
+
+
+class _SectionTimer:
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.results = results
+
+    def __call__(self, name: str) -> _SectionTimer:
+        self.name = name
+        return self
+
+    def __enter__(self) -> None:
+        log(f"bench: {self.name}")
+        self.t = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.results["meta"]["section_seconds"][self.name] = round(time.perf_counter() - self.t, 1)
+        # Survives a later --only run of other sections: says which run each section comes from.
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self.results.setdefault("measured_at", {})[self.name] = stamp
+
+
+def _service_device(base_url: str) -> str | None:
+    import httpx
+
+    try:
+        return str(httpx.get(f"{base_url}/stats", timeout=10.0).json().get("device"))
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def _previous(args: argparse.Namespace) -> dict[str, Any]:
+    """With --only, the sections not run keep their numbers from the last run in --out."""
+    path = args.out / "results.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write(out: Path, results: dict[str, Any]) -> None:
+    from bench.report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    write_report(results, out)
+
+
+def _show_service_log(work: Path) -> None:
+    log_path = work / "service.log"
+    if log_path.exists():
+        log("bench: last lines of the service log:\n" + "\n".join(log_path.read_text().splitlines()[-30:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""results.json -> tables.md (Markdown for BENCHMARKS.md) and PNG plots, in the results folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROUTE_NAMES = {
+    "png": "PNG `/search`",
+    "wav": "WAV `/search`",
+    "batch4": "`/search/batch` (2 PNG + 2 WAV)",
+    "similar": "`/items/{id}/similar`",
+    "healthz": "`/healthz`",
+    "weaviate_to_audio": "Weaviate GraphQL, filter audio (300)",
+    "weaviate_to_image": "Weaviate GraphQL, filter image (10,000)",
+}
+INDEX_KEYS = ("distance", "ef", "ef_construction", "max_connections", "flat_search_cutoff", "filter_strategy")
+
+
+def _n(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+def _spread(s: dict[str, float | None], digits: int = 1) -> str:
+    """median (min–max) over repeats; the median alone when there is no spread."""
+    if s["median"] is None or s["min"] == s["max"]:
+        return _n(s["median"], digits)
+    return f"{_n(s['median'], digits)} ({_n(s['min'], digits)}–{_n(s['max'], digits)})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def load_table(section: dict) -> list[str]:
+    rows = []
+    for route, cells in section["routes"].items():
+        for c in cells:
+            rows.append(
+                [ROUTE_NAMES.get(route, route), str(c["concurrency"])]
+                + [_spread(c[k]) for k in ("rps", "p50_ms", "p95_ms", "p99_ms")]
+                + [f"{c['failed']} / {c['requests']:,}"]
+            )
+    return _table(["route", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed / requests"], rows)
+
+
+def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
+    for row in results.get(section, {}).get("routes", {}).get(route, []):
+        if row["concurrency"] == c:
+            return row[key]["median"]
+    return None
+
+
+def ratios(results: dict) -> list[str]:
+    """The issue's comparisons from one run: HTTP vs in-process, the service vs Weaviate alone."""
+    lines = []
+    first_device: dict[str, Any] = next(iter(results.get("in_process", {}).values()), {})
+    floor = first_device.get("pipeline_batch1", {})
+    for route, ceiling_route in (("png", "weaviate_to_audio"), ("wav", "weaviate_to_image")):
+        http_p50 = _cell(results, "http", route, 1, "p50_ms")
+        inproc = floor.get(route, {}).get("total", {}).get("p50")
+        if http_p50 and inproc:
+            lines.append(
+                f"- {route.upper()} at c=1: HTTP p50 {http_p50:.2f} ms / in-process p50 {inproc:.2f} ms "
+                f"= **{http_p50 / inproc:.2f}×**"
+            )
+        svc = _cell(results, "http", route, 32, "rps")
+        ceiling = _cell(results, "ceiling", ceiling_route, 32, "rps")
+        health = _cell(results, "http", "healthz", 32, "rps")
+        if svc and ceiling:
+            line = f"- {route.upper()} at c=32: {svc:,.0f}/s = **{svc / ceiling:.0%}** of Weaviate alone"
+            line += f" ({ceiling:,.0f}/s)"
+            if health:
+                line += f", {svc / health:.0%} of `/healthz` ({health:,.0f}/s)"
+            lines.append(line)
+    return lines
+
+
+def in_process_tables(in_process: dict) -> list[str]:
+    steps = ("decode", "embed", "search", "total")
+    rows = [
+        [r["device"], q.upper()] + [f"{s[k]['p50']:.2f}" for k in steps] + [f"{s['total']['p99']:.2f}"]
+        for r in in_process.values()
+        for q, s in r["pipeline_batch1"].items()
+    ]
+    header = ["device", "query", "decode p50", "embed p50", "search p50", "total p50", "total p99"]
+    embed_rows = [
+        [r["device"], modality, str(e["batch"]), f"{e['ms_per_item_p50']:.3f}", f"{e['items_per_s']:,.0f}"]
+        for r in in_process.values()
+        for modality, es in r["embed_alone"].items()
+        for e in es
+    ]
+    embed_header = ["device", "encoder", "batch", "ms per item", "items/s"]
+    return [*_table(header, rows), "", *_table(embed_header, embed_rows)]
+
+
+def recall_table(recall: dict) -> list[str]:
+    rows = [
+        [
+            key.replace("_to_", " → "),
+            f"{r['queries']:,}",
+            f"{r['recall_at_10']:.4f}",
+            f"{r['recall_at_10_strict']:.4f}",
+            str(r["queries_below_1"]),
+        ]
+        for key in ("image_to_audio", "audio_to_image")
+        if (r := recall.get(key))
+    ]
+    header = ["direction", "queries", "recall@10", "strict (ties not counted)", "queries below 1"]
+    shown = ", ".join(f"{k}={v}" for k, v in recall.get("index_config", {}).items() if k in INDEX_KEYS)
+    return _table(header, rows) + (["", f"Index settings: {shown}"] if shown else [])
+
+
+def _latency(entry: dict, target: str) -> str:
+    lm = entry.get(target, {}).get("latency_ms", {})
+    return f"{_n(lm.get('p50'), 2)} / {_n(lm.get('p99'), 2)}"
+
+
+def _scale_row(size: dict, layout: str, e: dict) -> list[str]:
+    lat = [_latency(e, "to_audio"), _latency(e, "to_image")]
+    if size.get("extrapolated"):
+        growth = _n(e.get("weaviate_rss_growth_mb"), 0)
+        imports = [f"~{size['predicted_import_s']:,.0f} (both layouts)", f"~{size['import_rate']:,.0f}"]
+        return [f"{size['size']:,} (extrapolated)", layout, *imports, *lat, "—", f"~{growth}"]
+    recall = " / ".join(_n(e.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))
+    rss = e["weaviate_memory_mb_after"].get("Rss", 0.0) - e["weaviate_memory_mb_before"].get("Rss", 0.0)
+    name = f"{size['size']:,}" + (" (aborted)" if e["aborted"] else "")
+    return [name, layout, f"{e['import_s']:,.1f}", f"{e['import_rate']:,.0f}", *lat, recall, f"{rss:,.0f}"]
+
+
+def scale_table(scale: dict) -> list[str]:
+    header = ["vectors", "layout", "import s", "objects/s", "→audio p50 / p99 ms", "→image p50 / p99 ms"]
+    header += ["recall@10 →audio / →image", "Weaviate RSS growth MB"]
+    rows = [_scale_row(s, layout, e) for s in scale.get("sizes", []) for layout, e in s["layouts"].items()]
+    note = (
+        f"Synthetic vectors: real embeddings plus Gaussian noise of norm {scale.get('noise_norm')} "
+        "(the median nearest-neighbour distance among the real ones). Sequential queries through "
+        f"the gRPC client, k=10. The section took {scale.get('seconds')} s."
+    )
+    return [*_table(header, rows), "", note]
+
+
+def resources_table(resources: dict) -> list[str]:
+    rows = [
+        [name, state] + [_n(m.get(k), 0) for k in ("Rss", "Pss", "Pss_Anon", "Pss_File")]
+        for state, key in (("at rest", "at_rest"), ("under load (peak)", "under_load_peak"))
+        for name, m in resources.get(key, {}).items()
+        if m
+    ]
+    return _table(["process", "state", "RSS MB", "PSS MB", "PSS anon MB", "PSS file-backed MB"], rows)
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    m, meta, stack = results.get("machine", {}), results.get("meta", {}), results.get("stack", {})
+    lines = [
+        "# `make bench` results",
+        "",
+        f"Command: `{meta.get('command')}` (quick: {meta.get('quick')}), started {meta.get('started')}, "
+        f"{meta.get('total_seconds')} s in all; seconds per section: {meta.get('section_seconds')}.",
+        "",
+        f"Machine: {m.get('cpu')}, {m.get('usable_cores')} usable cores, {m.get('ram_gb')} GB RAM, "
+        f"GPU: {m.get('gpu')}; load average at start {m.get('load_average_at_start')}. "
+        f"Python {m.get('python')}, torch {m.get('torch')} ({m.get('torch_threads')} threads), "
+        f"Weaviate {m.get('weaviate_server')} (client {m.get('weaviate_client')}), hey {m.get('hey')}, "
+        f"commit {m.get('commit')}.",
+        "",
+        f"Device: DEVICE={stack.get('device_setting')}, the service ran on {stack.get('service_device')}; "
+        f"extra service environment: {meta.get('service_env') or 'none'}.",
+        "",
+    ]
+    if index := stack.get("index"):
+        lines += [
+            f"Indexing {index['objects']:,} objects: {index['wall_s']:.1f} s "
+            f"({index['objects'] / index['wall_s']:,.0f} objects/s end to end). "
+            f"Service start to ready (`/readyz` 200): {_n(stack.get('service_ready_s'), 2)} s.",
+            "",
+        ]
+    return lines
+
+
+SECTIONS: list[tuple[str, str, str, Callable[[dict], list[str]]]] = [
+    # (title, results key, --only name, renderer)
+    ("HTTP through the service (hey, closed loop, loopback; median (min–max) over repeats)", "http", "http",
+     load_table),
+    ("Weaviate alone (GraphQL nearVector + modality filter, no service)", "ceiling", "ceiling", load_table),
+    ("In-process floor (sequential, batch 1; ms)", "in_process", "inproc", in_process_tables),
+    ("Index accuracy (Weaviate top-10 vs exact cosine)", "recall", "recall", recall_table),
+    ("Scale (synthetic 128-d vectors, ~97% images / 3% recordings)", "scale", "scale", scale_table),
+    ("Memory", "resources", "resources", resources_table),
+]  # fmt: skip
+
+
+def markdown(results: dict[str, Any]) -> str:
+    out = _header(results)
+    for title, key, section, render in SECTIONS:
+        if key in results:
+            when = results.get("measured_at", {}).get(section)
+            out += [
+                f"## {title}",
+                "",
+                *([f"_measured {when}_", ""] if when else []),
+                *render(results[key]),
+                "",
+            ]
+    if lines := ratios(results):
+        out += ["## Ratios from the same run", "", *lines, ""]
+    return "\n".join(out)
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    from bench.plots import plot_all
+
+    (out / "tables.md").write_text(markdown(results))
+    plot_all(results, out)

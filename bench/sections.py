@@ -1,0 +1,113 @@
+"""The measuring sections of `python -m bench` that need more than one call: each takes the parsed
+flags and the running stack, and returns the section's part of results.json."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def samples(settings: Any) -> tuple[bytes, bytes, str]:
+    """One PNG (MNIST test 0), one WAV (the first FSDD validation clip) and that clip's name."""
+    from models.data import fsdd_items, load_mnist, mnist_png
+
+    images, _ = load_mnist(settings.data_dir, train=False)
+    clip = fsdd_items(settings.data_dir, "validation")[0]
+    return mnist_png(images[0]), clip.path.read_bytes(), clip.name
+
+
+def uploads(settings: Any, n: int) -> tuple[list[bytes], list[bytes]]:
+    """The first n MNIST test images as PNG bytes and the first n FSDD validation clips (WAV bytes)."""
+    from models.data import fsdd_items, load_mnist, mnist_png
+
+    images, _ = load_mnist(settings.data_dir, train=False)
+    clips = fsdd_items(settings.data_dir, "validation")[:n]
+    return [mnist_png(image) for image in images[:n]], [clip.path.read_bytes() for clip in clips]
+
+
+def http(
+    args: argparse.Namespace, hey: Path, settings: Any, base_url: str, work: Path, pids: dict, peaks: dict
+) -> dict:
+    from bench.load import run_matrix
+    from bench.resources import merge_peaks
+    from bench.service_load import check_requests, service_requests
+
+    png, wav, _ = samples(settings)
+    requests = service_requests(base_url, png, wav, work)
+    check = check_requests(requests)
+    routes, load_peaks = run_matrix(
+        hey, requests, args.concurrency, args.duration, args.repeats, pids, args.warmup
+    )
+    merge_peaks(peaks, load_peaks)
+    return {"duration_s": args.duration, "repeats": args.repeats, "first_answers": check, "routes": routes}
+
+
+def ceiling(
+    args: argparse.Namespace, hey: Path, settings: Any, collection: Any, work: Path, pids: dict, peaks: dict
+) -> dict:
+    from bench.ceiling import check_graphql, weaviate_requests
+    from bench.load import run_matrix
+    from bench.resources import merge_peaks
+    from bench.stack import weaviate_api_key
+    from indexer import store
+
+    _, _, clip_name = samples(settings)
+    vectors = {  # an image's vector searches recordings, a recording's searches images
+        "audio": store.get_vector(collection, store.object_uuid("mnist", "test", "0")),
+        "image": store.get_vector(collection, store.object_uuid("fsdd", "validation", clip_name)),
+    }
+    if None in vectors.values():
+        raise RuntimeError("the ceiling's query items are not in the index")
+    key = weaviate_api_key(settings)
+    requests = weaviate_requests(settings.weaviate_port, key, settings.collection, vectors, work)  # type: ignore[arg-type]
+    found = check_graphql(requests, settings.collection)
+    routes, load_peaks = run_matrix(
+        hey, requests, args.concurrency, args.duration, args.repeats, pids, args.warmup
+    )
+    merge_peaks(peaks, load_peaks)
+    return {
+        "duration_s": args.duration,
+        "repeats": args.repeats,
+        "results_per_query": found,
+        "routes": routes,
+    }
+
+
+def in_process(args: argparse.Namespace, settings: Any, collection: Any) -> dict:
+    import torch
+
+    from bench.in_process import run_in_process
+    from models.encoders import load_encoders
+
+    images, clips = uploads(settings, args.inproc_requests)
+    devices = [settings.device]
+    if torch.cuda.is_available() and settings.device != "cpu":
+        devices.append("cpu")  # on a GPU machine: the CPU figures beside the GPU ones
+    return {
+        device: run_in_process(
+            load_encoders(settings.checkpoint, device),
+            collection,
+            images,
+            clips,
+            args.inproc_requests,
+            args.embed_budget,
+        )
+        for device in devices
+    }
+
+
+def scale(args: argparse.Namespace, client: Any, settings: Any, collection: Any, w_pid: int) -> dict:
+    from bench.recall import stored_vectors
+    from bench.scale import Corpus, run_scale
+
+    _, modalities, vectors = stored_vectors(collection)
+    return run_scale(
+        client,
+        settings,
+        Corpus(vectors, modalities),
+        w_pid,
+        args.scale_sizes,
+        args.scale_budget,
+        args.scale_queries,
+    )
