@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter, MetadataQuery
@@ -58,8 +59,10 @@ def search(
     limit: int,
     offset: int = 0,
     max_distance: float | None = None,
+    order: Literal["nearest", "farthest"] = "nearest",
 ) -> list[Hit]:
-    """Nearest neighbours of `vector`, optionally only of one modality, in a stable order.
+    """Nearest (or, order="farthest", most dissimilar) neighbours of `vector`, optionally only of
+    one modality, in a stable order.
 
     Exact and stably paged at this index size: every query carries a modality filter (for
     "any" one that matches both), and Weaviate answers filtered queries matching fewer than
@@ -67,11 +70,18 @@ def search(
     whose candidates would change with the requested limit. We fetch the first
     offset+limit (+ a few) results, order them by (distance, id) so that ties never swap
     between pages, and slice: page n is always the continuation of page n-1.
+
+    Farthest: with cosine distance d(q, x) = 1 - cos(q, x), the items farthest from q are the
+    nearest to -q (d(-q, x) = 2 - d(q, x)), so the same index answers; distances are reported
+    from q. max_distance (an upper bound from q) does not combine with it.
     """
+    farthest = order == "farthest"
+    if farthest and max_distance is not None:
+        raise ValueError("max_distance applies to the nearest order only")
     slack = 8  # ties straddling the page end are ordered by id, not by arrival
     try:
         res = collection.query.near_vector(
-            near_vector=list(map(float, vector)),
+            near_vector=[-float(x) if farthest else float(x) for x in vector],
             limit=offset + limit + slack,
             distance=max_distance,
             filters=(
@@ -85,8 +95,9 @@ def search(
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"search failed: {exc}") from exc
     hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in res.objects]
-    hits.sort(key=lambda h: (h.distance, h.id))
-    return hits[offset : offset + limit]
+    hits.sort(key=lambda h: (h.distance, h.id))  # farthest: ascending from -q = descending from q
+    page = hits[offset : offset + limit]
+    return [dataclasses.replace(h, distance=2.0 - h.distance) for h in page] if farthest else page
 
 
 def _fetch(collection: Collection, id: str | uuid.UUID, **kwargs: Any) -> Any:
