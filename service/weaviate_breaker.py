@@ -19,7 +19,39 @@ log = logging.getLogger("service")
 
 RECONNECT_EVERY_S = 2.0  # while Weaviate is down, try to reconnect at most this often
 COOL_DOWN_S = 2.0  # after a failed call, answer 503 at once for this long instead of waiting again
+# A refused (or unroutable) Weaviate must cost a request at most FAIL_FAST_S, although the
+# client retries UNAVAILABLE with 1, 2, 4, 8... s of backoff: a call still running after
+# PROBE_AFTER_S checks (then every PROBE_EVERY_S) that both ports still take TCP connections,
+# each probe bounded by PROBE_TIMEOUT_S; after a failure every call probes before it starts.
+FAIL_FAST_S = 1.0
+PROBE_AFTER_S = 0.25
+PROBE_EVERY_S = 0.5
+PROBE_TIMEOUT_S = 0.3
+assert PROBE_AFTER_S + 2 * PROBE_TIMEOUT_S < FAIL_FAST_S
 T = TypeVar("T")
+
+
+def tcp_endpoints(settings: ServiceSettings) -> list[tuple[str, int]]:
+    """(host, port) of Weaviate's HTTP and gRPC listeners, as the client reaches them."""
+    url = settings.weaviate_url
+    if url is None:  # the embedded server listens on loopback
+        return [("127.0.0.1", settings.weaviate_port), ("127.0.0.1", settings.weaviate_grpc_port)]
+    host = url.host or "localhost"
+    return [(host, url.port or (443 if url.scheme == "https" else 80)), (host, settings.weaviate_grpc_port)]
+
+
+async def refusal(endpoints: list[tuple[str, int]]) -> str | None:
+    """Why Weaviate cannot be reached at all (a port takes no TCP connection), or None."""
+    for host, port in endpoints:
+        try:
+            with anyio.fail_after(PROBE_TIMEOUT_S):
+                stream = await anyio.connect_tcp(host, port)
+            await stream.aclose()
+        except TimeoutError:
+            return f"Weaviate at {host}:{port} does not accept connections within {PROBE_TIMEOUT_S:g} s"
+        except OSError as exc:
+            return f"Weaviate at {host}:{port} refuses connections ({exc.strerror or exc})"
+    return None
 
 
 class WeaviateBreaker:
@@ -30,8 +62,10 @@ class WeaviateBreaker:
 
     `call` runs blocking work that touches Weaviate in a worker thread under a deadline.
     The deadline matters: weaviate-client retries an unreachable gRPC server with
-    exponential backoff for about a minute, and a request must not wait that long. After
-    a failure, calls fail fast for COOL_DOWN_S so that an outage does not pile up threads.
+    exponential backoff for about a minute, and a request must not wait that long. A
+    server that is gone (connections refused) is noticed by a TCP probe within FAIL_FAST_S;
+    a hung one (it accepts, never answers) by the deadline. After a failure, calls fail
+    fast for COOL_DOWN_S, then probe before they start, so an outage never piles up threads.
     """
 
     def __init__(self, settings: ServiceSettings) -> None:
@@ -42,6 +76,8 @@ class WeaviateBreaker:
         self._next_try = 0.0
         self._last_error = "not connected yet"
         self._down_until = 0.0
+        self._suspect = False  # a call failed: probe before the next one starts
+        self._endpoints = tcp_endpoints(settings)
         self.deadline_s = max(10.0, 3 * settings.weaviate_timeout_s)
 
     def open(self) -> None:
@@ -86,24 +122,61 @@ class WeaviateBreaker:
         """
         if not probe and time.monotonic() < self._down_until:
             raise StoreUnavailable(f"Weaviate failed moments ago ({self._last_error})")
+        if self._suspect and (reason := await refusal(self._endpoints)) is not None:
+            self._trip(reason)
+            raise StoreUnavailable(reason)
         try:
             with anyio.fail_after(self.deadline_s):
-                # abandon_on_cancel: on timeout, answer now and let the thread finish on its own
-                return await anyio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=True)
+                value = await self._watched(functools.partial(fn, *args))
         except TimeoutError:
             self._trip(f"no answer within {self.deadline_s:g} s")
             raise StoreUnavailable(f"Weaviate did not answer within {self.deadline_s:g} s") from None
         except (StoreUnavailable, WeaviateBaseError) as exc:
             self._trip(str(exc))
             raise
+        if not probe:  # readiness answers even when Weaviate does not; recovered() says when it does
+            self._suspect = False
+        return value
+
+    async def _watched(self, work: Callable[[], T]) -> T:
+        """work() in a worker thread, abandoned as soon as a probe finds Weaviate gone."""
+        refused: list[str] = []
+        watcher = anyio.CancelScope()
+
+        async def watch(work_scope: anyio.CancelScope) -> None:
+            with watcher:
+                await anyio.sleep(PROBE_AFTER_S)
+                while (reason := await refusal(self._endpoints)) is None:
+                    await anyio.sleep(PROBE_EVERY_S)
+                refused.append(reason)
+                work_scope.cancel()
+
+        done: list[T] = []
+        failed: list[Exception] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch, tg.cancel_scope)
+            try:
+                # abandon_on_cancel: answer now and let the thread finish on its own
+                done.append(await anyio.to_thread.run_sync(work, abandon_on_cancel=True))
+            except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped by the task group
+                failed.append(exc)
+            finally:
+                watcher.cancel()
+        if failed:
+            raise failed[0]
+        if done:
+            return done[0]
+        raise StoreUnavailable(refused[0])  # the watch found Weaviate gone and cancelled the work
 
     def recovered(self) -> None:
         """Readiness saw Weaviate whole again: stop failing fast."""
         self._down_until = 0.0
+        self._suspect = False
 
     def _trip(self, reason: str) -> None:
         self._last_error = reason
         self._down_until = time.monotonic() + COOL_DOWN_S
+        self._suspect = True
 
     @property
     def connected(self) -> bool:
