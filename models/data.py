@@ -1,6 +1,6 @@
 """The two data sets: MNIST (through torchvision) and the Free Spoken Digit Dataset.
 
-Both are read from DATA_DIR laid out as ../shared/data (mnist/*.gz, fsdd/recordings/).
+Both are read from DATA_DIR (see models.settings), laid out as mnist/*.gz and fsdd/recordings/.
 When a set is absent it is downloaded from its publisher and checked against known
 checksums; with no network the error names DATA_DIR so the fix is obvious.
 """
@@ -8,7 +8,6 @@ checksums; with no network the error names DATA_DIR so the fix is obvious.
 import gzip
 import hashlib
 import io
-import os
 import re
 import shutil
 import urllib.error
@@ -20,6 +19,8 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+
+from models.settings import DEFAULT_DATA_DIR, ModelSettings
 
 # md5 of the *uncompressed* IDX files, as published.
 MNIST_FILES = {
@@ -48,7 +49,7 @@ class DataUnavailableError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("DIGITBRIDGE_CACHE", Path.home() / ".cache" / "digitbridge"))
+    return ModelSettings().cache_dir
 
 
 def _fetch(url: str, timeout: float = 60.0) -> bytes:
@@ -60,7 +61,7 @@ def _no_data(what: str, data_dir: Path, errors: list[str]) -> DataUnavailableErr
     return DataUnavailableError(
         f"{what} is not in DATA_DIR={data_dir} and could not be downloaded "
         f"({'; '.join(errors) or 'no source tried'}). Set DATA_DIR to the folder that holds "
-        "mnist/ and fsdd/ (e.g. DATA_DIR=../shared/data), or run where the internet is reachable."
+        f"mnist/ and fsdd/ (e.g. DATA_DIR={DEFAULT_DATA_DIR}), or run where the internet is reachable."
     )
 
 
@@ -119,11 +120,16 @@ def load_mnist(data_dir: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     return dataset.data.numpy(), dataset.targets.numpy().astype(np.int64)
 
 
+def encode_image(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    """The bytes of `image` saved as `fmt` (a Pillow format name), as an uploader would send them."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
 def mnist_png(image: np.ndarray) -> bytes:
     """PNG bytes of one 28x28 uint8 MNIST image (what the index stores and serves)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode_image(Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L"))
 
 
 # --------------------------------------------------------------------------- FSDD

@@ -9,7 +9,6 @@ ten class prototypes are shared by both modalities: an image of a 7 and a spoken
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -17,8 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.encoder_config import EncoderConfig
-
-Modality = Literal["image", "audio"]
+from models.modality import Modality
 
 
 class ConvEncoder(nn.Module):
@@ -94,7 +92,6 @@ class LoadedEncoders:
     config: EncoderConfig
     model_version: str
     device: torch.device
-    meta: dict
 
     @torch.inference_mode()
     def classify(self, modality: Modality, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -117,4 +114,4 @@ def load_encoders(path: Path | str, device: str = "auto") -> LoadedEncoders:
     model.load_state_dict(raw["state_dict"])
     target = resolve_device(device)
     model.to(target).eval()
-    return LoadedEncoders(model, config, file_version(path), target, raw.get("meta", {}))
+    return LoadedEncoders(model, config, file_version(path), target)

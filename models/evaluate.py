@@ -10,13 +10,12 @@ bytes) and FSDD validation (takes 0-4, 300 WAV files), through the same
   ~1,000 images); `per_digit_p@10` = P@10 per query digit.
 - `image_to_image`, `audio_to_audio`: within-modality P@10 (the query itself excluded).
 - `accuracy`: top-1 accuracy of the prototype classifier per modality.
-- `model_version`, `checkpoint`, `counts`, `targets` (the issue's thresholds) and
+- `model_version`, `checkpoint`, `counts`, `targets` (the acceptance thresholds) and
   `targets_met`.
 """
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoders import LoadedEncoders, load_encoders
 from models.preprocess import prepare
 from models.retrieval_metrics import retrieval_metrics, topk_precision
+from models.settings import add_model_arguments
 
 TARGETS = {
     "image_to_audio.p@10": 0.995,
@@ -89,13 +89,7 @@ def evaluate(encoders: LoadedEncoders, data_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Evaluate the encoders on the validation splits.")
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=Path(os.environ.get("CHECKPOINT", "models/checkpoints/digitbridge.pt")),
-    )
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "../shared/data")))
-    parser.add_argument("--device", default=os.environ.get("DEVICE", "auto"))
+    add_model_arguments(parser)
     parser.add_argument("--json", type=Path, help="write the metrics here (else print them)")
     args = parser.parse_args(argv)
     encoders = load_encoders(args.checkpoint, args.device)

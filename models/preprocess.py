@@ -11,7 +11,6 @@ import struct
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 import numpy as np
 import torch
@@ -21,12 +20,9 @@ from torch.nn import functional as F
 
 from models.encoder_config import AudioParams, EncoderConfig, ImageParams
 from models.media_errors import CorruptMediaError, UnsupportedMediaError
+from models.modality import Modality
 from models.wav import is_wav, read_wav
 
-Modality = Literal["image", "audio"]
-
-IMAGE_FORMATS = ("png", "jpeg", "bmp", "gif", "webp", "tiff")
-AUDIO_FORMATS = ("wav",)
 ACCEPTED = "PNG, JPEG, BMP, GIF, WebP, TIFF images or WAV audio"
 _PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
@@ -159,13 +155,23 @@ def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
     return out
 
 
+def standardise_digits(digits: torch.Tensor) -> torch.Tensor:
+    """Normalised digits in [0, 1] (any shape) -> the encoder's input scale: MNIST's statistics."""
+    return (digits - MNIST_MEAN) / MNIST_STD
+
+
 def image_tensor(grey_28: np.ndarray) -> torch.Tensor:
     """28x28 [0,1] array -> (1, 28, 28) tensor standardised with MNIST's statistics."""
-    return ((torch.from_numpy(grey_28) - MNIST_MEAN) / MNIST_STD).unsqueeze(0)
+    return standardise_digits(torch.from_numpy(grey_28)).unsqueeze(0)
+
+
+def digit_from_bytes(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
+    """Image bytes of format `fmt` -> the normalised 28x28 digit in [0, 1] (what the encoder sees)."""
+    return normalise_digit(_to_grey(decode_image(data, fmt, params)), params)
 
 
 def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> torch.Tensor:
-    return image_tensor(normalise_digit(_to_grey(decode_image(data, fmt, params)), params))
+    return image_tensor(digit_from_bytes(data, fmt, params))
 
 
 # --------------------------------------------------------------------------- audio
@@ -181,6 +187,12 @@ def to_model_rate(wave: torch.Tensor, rate: int, params: AudioParams) -> torch.T
     if rate == params.sample_rate:
         return wave
     return torchaudio.functional.resample(wave, rate, params.sample_rate)
+
+
+def wave_at_model_rate(data: bytes, params: AudioParams) -> torch.Tensor:
+    """WAV bytes -> mono waveform at the model's sample rate (training augments it here)."""
+    wave, rate = decode_audio(data, params)
+    return to_model_rate(wave, rate, params)
 
 
 def trim_silence(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
@@ -230,13 +242,13 @@ def log_mel(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
     return spec.unsqueeze(0).contiguous()
 
 
-def waveform_to_tensor(wave: torch.Tensor, rate: int, params: AudioParams) -> torch.Tensor:
-    return log_mel(trim_silence(to_model_rate(wave, rate, params), params), params)
+def speech_tensor(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
+    """Waveform at the model rate -> the encoder's input: trimmed, (1, n_mels, frames) log-mel."""
+    return log_mel(trim_silence(wave, params), params)
 
 
 def audio_bytes_to_tensor(data: bytes, params: AudioParams) -> torch.Tensor:
-    wave, rate = decode_audio(data, params)
-    return waveform_to_tensor(wave, rate, params)
+    return speech_tensor(wave_at_model_rate(data, params), params)
 
 
 # --------------------------------------------------------------------------- both

@@ -8,6 +8,7 @@ Values come from the environment (or a .env file); names are the upper-case fiel
 settings classes are the only code that reads the environment.
 """
 
+import argparse
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
+DEFAULT_DATA_DIR = Path("../shared/data")  # relative to the repository root, where commands run
 
 
 class ModelSettings(BaseSettings):
@@ -24,8 +26,17 @@ class ModelSettings(BaseSettings):
 
     checkpoint: Path = DEFAULT_CHECKPOINT  # its sha256 prefix is the model version
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
-    data_dir: Path = Path("../shared/data")  # holds mnist/ and fsdd/ (downloaded there when absent)
+    data_dir: Path = DEFAULT_DATA_DIR  # holds mnist/ and fsdd/ (downloaded there when absent)
     cache_dir: Path = Field(  # unpacked MNIST, generated out-of-distribution media
         default=Path.home() / ".cache" / "digitbridge",
         validation_alias=AliasChoices("DIGITBRIDGE_CACHE", "cache_dir"),
     )
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint, --data-dir and --device for a command line tool: the flags override
+    these settings, which are their defaults."""
+    settings = ModelSettings()
+    parser.add_argument("--checkpoint", type=Path, default=settings.checkpoint)
+    parser.add_argument("--data-dir", type=Path, default=settings.data_dir)
+    parser.add_argument("--device", default=settings.device, choices=("auto", "cpu", "cuda"))

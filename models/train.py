@@ -9,7 +9,6 @@ same digit are positives). The best checkpoint on the held-out selection split w
 import argparse
 import copy
 import json
-import os
 import platform
 import sys
 import time
@@ -23,19 +22,13 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from models.augment import augment_digits, augment_wave
-from models.data import MNIST_SELECTION_SIZE, fsdd_items, load_mnist
+from models.data import MNIST_SELECTION_SIZE, Split, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
-from models.preprocess import (
-    MNIST_MEAN,
-    MNIST_STD,
-    decode_audio,
-    log_mel,
-    normalise_digit,
-    to_model_rate,
-    trim_silence,
-)
+from models.modality import Modality
+from models.preprocess import normalise_digit, speech_tensor, standardise_digits, wave_at_model_rate
 from models.retrieval_metrics import retrieval_metrics
+from models.settings import DEFAULT_CHECKPOINT, ModelSettings
 
 
 @dataclass
@@ -51,24 +44,44 @@ class TrainArgs:
     eval_every: int = 1000
     seed: int = 0
     threads: int = 2
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("DATA_DIR", "../shared/data")))
-    out: Path = Path("models/checkpoints/digitbridge.pt")
+    data_dir: Path = field(default_factory=lambda: ModelSettings().data_dir)
+    out: Path = DEFAULT_CHECKPOINT
     plots: Path = Path("models/plots")
 
 
+# Every input below goes through models.preprocess, the functions indexing and serving call:
+# normalise_digit + standardise_digits for images, wave_at_model_rate + speech_tensor for audio.
+# Augmentation sits between the two steps of each.
+
+
 def normalise_mnist(images: np.ndarray, config: EncoderConfig) -> torch.Tensor:
-    """MNIST arrays through the serving path -> (N, 1, 28, 28) in [0, 1]."""
+    """MNIST arrays through the serving path -> (N, 1, 28, 28) in [0, 1], before standardising."""
     out = np.stack([normalise_digit(img.astype(np.float32) / 255.0, config.image) for img in images])
     return torch.from_numpy(out).unsqueeze(1)
 
 
-def load_waves(data_dir: Path, split: str, config: EncoderConfig) -> tuple[list[torch.Tensor], torch.Tensor]:
-    waves, labels = [], []
-    for item in fsdd_items(data_dir, split):  # type: ignore[arg-type]
-        wave, rate = decode_audio(item.path.read_bytes(), config.audio)
-        waves.append(to_model_rate(wave, rate, config.audio))
-        labels.append(item.label)
-    return waves, torch.tensor(labels)
+def image_inputs(images: np.ndarray, config: EncoderConfig) -> torch.Tensor:
+    """MNIST arrays -> the encoder's inputs, equal to what serving makes of their PNG uploads."""
+    return standardise_digits(normalise_mnist(images, config))
+
+
+def augmented_image_inputs(digits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Normalised digits (B, 1, 28, 28) -> augmented encoder inputs."""
+    return standardise_digits(augment_digits(digits, gen))
+
+
+def load_waves(
+    data_dir: Path, split: Split, config: EncoderConfig
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The split's clips as waveforms at the model rate, and their labels."""
+    items = fsdd_items(data_dir, split)
+    waves = [wave_at_model_rate(item.path.read_bytes(), config.audio) for item in items]
+    return waves, torch.tensor([item.label for item in items])
+
+
+def audio_inputs(waves: list[torch.Tensor], config: EncoderConfig) -> torch.Tensor:
+    """Waveforms at the model rate -> the encoder's inputs, equal to what serving makes of them."""
+    return torch.stack([speech_tensor(wave, config.audio) for wave in waves])
 
 
 class AugmentedClips(Dataset):
@@ -84,8 +97,7 @@ class AugmentedClips(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
         index, draw = key
         rng = np.random.default_rng([self.seed, draw])
-        wave = augment_wave(self.waves[index], self.params, rng)
-        return log_mel(trim_silence(wave, self.params), self.params)
+        return speech_tensor(augment_wave(self.waves[index], self.params, rng), self.params)
 
 
 def augmented_bank(waves: list[torch.Tensor], config: EncoderConfig, copies: int, seed: int) -> torch.Tensor:
@@ -97,7 +109,7 @@ def augmented_bank(waves: list[torch.Tensor], config: EncoderConfig, copies: int
         AugmentedClips(waves, config, seed),
         batch_size=256,
         sampler=keys,
-        num_workers=2,  # type: ignore[arg-type]
+        num_workers=2,
     )
     return torch.cat(list(tqdm(loader, desc="augmenting clips")))
 
@@ -150,15 +162,15 @@ def loss_fn(model: DigitEncoders, args: TrainArgs, emb_i, emb_a, yi, ya) -> torc
 
 
 @torch.no_grad()
-def embed_all(model: DigitEncoders, modality: str, x: torch.Tensor, batch: int = 512) -> np.ndarray:
+def embed_all(model: DigitEncoders, modality: Modality, x: torch.Tensor, batch: int = 512) -> np.ndarray:
     model.eval()
-    out = [model.embed(modality, x[i : i + batch]).numpy() for i in range(0, len(x), batch)]  # type: ignore[arg-type]
+    out = [model.embed(modality, x[i : i + batch]).numpy() for i in range(0, len(x), batch)]
     model.train()
     return np.concatenate(out)
 
 
 def selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels) -> dict:
-    ei = embed_all(model, "image", (sel_images - MNIST_MEAN) / MNIST_STD)
+    ei = embed_all(model, "image", sel_images)
     ea = embed_all(model, "audio", sel_specs)
     yi, ya = sel_img_labels.numpy(), sel_aud_labels.numpy()
     i2a = retrieval_metrics(ei, yi, ea, ya)
@@ -182,11 +194,11 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     split = len(images) - MNIST_SELECTION_SIZE
     train_images = normalise_mnist(images[:split], config)
     train_labels = torch.from_numpy(labels[:split])
-    sel_images = normalise_mnist(images[split:], config)
+    sel_images = image_inputs(images[split:], config)
     sel_img_labels = torch.from_numpy(labels[split:])
     waves, wave_labels = load_waves(args.data_dir, "train", config)
     sel_waves, sel_aud_labels = load_waves(args.data_dir, "selection", config)
-    sel_specs = torch.stack([log_mel(trim_silence(w, config.audio), config.audio) for w in sel_waves])
+    sel_specs = audio_inputs(sel_waves, config)
     tqdm.write(f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, {len(waves)} clips")
 
     model = DigitEncoders(config)
@@ -204,7 +216,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     model.train()
     for step in tqdm(range(1, args.steps + 1), desc="train", disable=args.steps == 0):
         idx = torch.randint(len(train_images), (args.batch_size,), generator=gen)
-        x_img = (augment_digits(train_images[idx], gen) - MNIST_MEAN) / MNIST_STD
+        x_img = augmented_image_inputs(train_images[idx], gen)
         y_img = train_labels[idx]
         aidx = torch.randint(len(bank), (args.batch_size,), generator=gen)
         x_aud, y_aud = spec_augment_batch(bank[aidx], gen), bank_labels[aidx]
@@ -240,7 +252,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
         from models.plots import plot_embeddings, plot_loss
 
         plot_loss(history, args.plots / "loss.png")
-        ei = embed_all(model, "image", (sel_images[:2000] - MNIST_MEAN) / MNIST_STD)
+        ei = embed_all(model, "image", sel_images[:2000])
         ea = embed_all(model, "audio", sel_specs)
         plot_embeddings(
             ei, sel_img_labels[:2000].numpy(), ea, sel_aud_labels.numpy(), args.plots / "embeddings.png"

@@ -1,8 +1,9 @@
-"""A strict WAV reader: RIFF (little-endian) and RIFX (big-endian), PCM and float.
+"""WAV files: a strict reader (RIFF little-endian and RIFX big-endian, PCM and float)
+and the one writer that evaluation and tests use to make real upload bytes.
 
-Written out by hand rather than delegated to a codec library so that every way a
-header can lie is caught and reported as a typed error, and nothing is decoded
-before the limits (rate, channels, duration) have been checked.
+The reader is written out by hand rather than delegated to a codec library so that
+every way a header can lie is caught and reported as a typed error, and nothing is
+decoded before the limits (rate, channels, duration) have been checked.
 """
 
 import struct
@@ -133,3 +134,64 @@ def read_wav(data: bytes, min_rate: int, max_rate: int, max_seconds: float) -> t
         )
     samples = _samples(raw, fmt).reshape(-1, fmt.channels).T
     return np.ascontiguousarray(samples), fmt.sample_rate
+
+
+# The KSDATAFORMAT_SUBTYPE GUID of WAVE_FORMAT_EXTENSIBLE after its leading format tag.
+_SUBFORMAT_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+
+def _chunk(chunk_id: bytes, body: bytes, end: str) -> bytes:
+    """One RIFF chunk, padded to an even size as the format requires."""
+    return chunk_id + struct.pack(end + "I", len(body)) + body + b"\x00" * (len(body) & 1)
+
+
+def _encode_samples(interleaved: np.ndarray, bits: int, encoding: str, end: str) -> bytes:
+    if encoding == "float":
+        return interleaved.astype(f"{end}f{bits // 8}").tobytes()  # not clipped: NaN stays NaN
+    if encoding != "pcm" or bits not in (8, 16, 24, 32):
+        raise ValueError(f"cannot write {bits}-bit {encoding}")
+    if bits == 8:  # 8-bit WAV is unsigned
+        return (np.round(np.clip(interleaved, -1, 1) * 127) + 128).astype(np.uint8).tobytes()
+    ints = np.round(np.clip(interleaved, -1, 1) * (2 ** (bits - 1) - 1))
+    if bits != 24:
+        return ints.astype(f"{end}i{bits // 8}").tobytes()
+    low3 = ints.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3]  # two's complement, 3 bytes
+    return (low3[:, ::-1] if end == ">" else low3).tobytes()
+
+
+def write_wav(
+    samples: np.ndarray,
+    rate: int,
+    bits: int = 16,
+    encoding: str = "pcm",
+    big_endian: bool = False,
+    extensible: bool = False,
+    software: str | None = None,
+) -> bytes:
+    """samples (channels, frames) in [-1, 1] -> WAV bytes, laid out the way common tools write
+    them: float files carry a `fact` chunk, `extensible` writes WAVE_FORMAT_EXTENSIBLE (as
+    24-bit and multichannel files usually are), `software` adds a LIST/INFO chunk naming the
+    writer (as browsers and ffmpeg do)."""
+    end = ">" if big_endian else "<"
+    channels, frames = samples.shape
+    body = _encode_samples(np.ascontiguousarray(samples.T).reshape(-1), bits, encoding, end)
+    tag = FORMAT_FLOAT if encoding == "float" else FORMAT_PCM
+    block = channels * bits // 8
+    header = struct.pack(end + "IIHH", rate, rate * block, block, bits)
+    if extensible:
+        mask = {1: 0x4, 2: 0x3}.get(channels, 0)  # front centre / front left+right / unassigned
+        subformat = struct.pack(end + "H", tag) + _SUBFORMAT_GUID_TAIL
+        fmt = struct.pack(end + "HH", FORMAT_EXTENSIBLE, channels) + header
+        fmt += struct.pack(end + "HHI", 22, bits, mask) + subformat
+    else:
+        fmt = struct.pack(end + "HH", tag, channels) + header
+        if encoding == "float":
+            fmt += struct.pack(end + "H", 0)  # non-PCM formats carry an (empty) extension size
+    chunks = _chunk(b"fmt ", fmt, end)
+    if encoding == "float":
+        chunks += _chunk(b"fact", struct.pack(end + "I", frames), end)
+    if software is not None:
+        info = _chunk(b"ISFT", software.encode() + b"\x00", end)
+        chunks += _chunk(b"LIST", b"INFO" + info, end)
+    chunks += _chunk(b"data", body, end)
+    return (b"RIFX" if big_endian else b"RIFF") + struct.pack(end + "I", 4 + len(chunks)) + b"WAVE" + chunks

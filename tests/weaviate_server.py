@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from indexer import store
+from models.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("DATA_DIR") or ROOT.parent / "shared" / "data")
+DATA_DIR = ModelSettings().data_dir.resolve()  # absolute: subprocesses may run elsewhere
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 canvas drawing of a digit like the MNIST original it was drawn from."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,12 @@ from models.data import load_mnist, mnist_png
 from models.encoders import load_encoders
 from models.evaluate import evaluate
 from models.preprocess import prepare
-from tests.models.media import canvas_png
+from models.settings import DEFAULT_CHECKPOINT, ModelSettings
+from tests.media import canvas_png
 
-CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
+CHECKPOINT = DEFAULT_CHECKPOINT  # the committed one, whatever CHECKPOINT says
 METRICS = Path("models/metrics.json")
-DATA_DIR = Path(os.environ.get("DATA_DIR", "../shared/data"))
+DATA_DIR = ModelSettings().data_dir
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,16 @@ import functools
 import gzip
 import http.server
 import io
-import os
 import threading
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models import data
+from models.settings import ModelSettings
 
-SHARED = Path(os.environ.get("DATA_DIR", "../shared/data"))
+SHARED = ModelSettings().data_dir
 
 
 def test_splits_have_the_documented_sizes():

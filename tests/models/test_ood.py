@@ -4,7 +4,6 @@ No accuracy thresholds here: the OOD numbers are reported in the model card.
 """
 
 import io
-import os
 import struct
 from pathlib import Path
 
@@ -13,24 +12,27 @@ import pytest
 import torch
 from PIL import Image
 
-from models import ood
 from models.encoder_config import EncoderConfig
+from models.ood import rendered_digits as drawn
+from models.ood import speech as spoken
+from models.ood.report import evaluate_ood
 from models.preprocess import prepare, sniff
+from models.settings import ModelSettings
 from models.wav import read_wav
 
 CONFIG = EncoderConfig()
 # one voice per group keeps generation quick; every upload format is still covered
-SOME_VOICES = tuple({v.group: v for v in ood.VOICES}.values())
+SOME_VOICES = tuple({v.group: v for v in spoken.VOICES}.values())
 
 
 @pytest.fixture(scope="module")
-def speech() -> list[ood.OodAudio]:
-    return ood.generate_speech(voices=SOME_VOICES)
+def speech() -> list[spoken.OodAudio]:
+    return spoken.generate_speech(voices=SOME_VOICES)
 
 
 @pytest.fixture(scope="module")
-def digits() -> list[ood.OodImage]:
-    return ood.rendered_digits()
+def digits() -> list[drawn.OodImage]:
+    return drawn.rendered_digits()
 
 
 def _fmt_chunk(data: bytes) -> tuple[int, int, int, int]:
@@ -46,15 +48,15 @@ def _fmt_chunk(data: bytes) -> tuple[int, int, int, int]:
 
 def test_default_speech_set_size_and_voices() -> None:
     # 200-400 clips; women's and children's voices are there, not only men's
-    total = len(ood.VOICES) * len(ood.UPLOADS) * len(ood.DIGIT_WORDS)
+    total = len(spoken.VOICES) * len(spoken.UPLOADS) * len(spoken.DIGIT_WORDS)
     assert 200 <= total <= 400
-    groups = {v.group for v in ood.VOICES}
+    groups = {v.group for v in spoken.VOICES}
     assert {"female", "child"} <= groups
-    assert len({v.key for v in ood.VOICES}) == len(ood.VOICES)
+    assert len({v.key for v in spoken.VOICES}) == len(spoken.VOICES)
 
 
-def test_speech_clips_are_wavs_the_service_accepts(speech: list[ood.OodAudio]) -> None:
-    assert len(speech) == len(SOME_VOICES) * len(ood.UPLOADS) * 10
+def test_speech_clips_are_wavs_the_service_accepts(speech: list[spoken.OodAudio]) -> None:
+    assert len(speech) == len(SOME_VOICES) * len(spoken.UPLOADS) * 10
     assert len({c.name for c in speech}) == len(speech)
     for clip in speech:
         assert sniff(clip.bytes) == ("audio", "wav"), clip.name
@@ -64,8 +66,10 @@ def test_speech_clips_are_wavs_the_service_accepts(speech: list[ood.OodAudio]) -
         assert torch.isfinite(prepared.tensor).all(), clip.name
 
 
-@pytest.mark.parametrize("upload", ood.UPLOADS, ids=lambda u: u.key)
-def test_each_upload_format_is_what_it_says(speech: list[ood.OodAudio], upload: ood.AudioUpload) -> None:
+@pytest.mark.parametrize("upload", spoken.UPLOADS, ids=lambda u: u.key)
+def test_each_upload_format_is_what_it_says(
+    speech: list[spoken.OodAudio], upload: spoken.AudioUpload
+) -> None:
     clips = [c for c in speech if c.style == upload.key]
     assert sorted({c.label for c in clips}) == list(range(10))
     expected_tag = 3 if upload.encoding == "float32" else 1
@@ -80,34 +84,34 @@ def test_each_upload_format_is_what_it_says(speech: list[ood.OodAudio], upload: 
         assert clips[0].bytes[20:22] == b"\xfe\xff"  # written as WAVE_FORMAT_EXTENSIBLE
 
 
-def test_speech_is_deterministic(speech: list[ood.OodAudio]) -> None:
-    again = ood.generate_speech(voices=SOME_VOICES[:1], uploads=ood.UPLOADS)
+def test_speech_is_deterministic(speech: list[spoken.OodAudio]) -> None:
+    again = spoken.generate_speech(voices=SOME_VOICES[:1], uploads=spoken.UPLOADS)
     first = {c.name: c.bytes for c in speech}
     assert again and all(first[c.name] == c.bytes for c in again)
 
 
 def test_speech_cache_round_trip(tmp_path: Path) -> None:
-    voices, uploads = SOME_VOICES[:1], ood.UPLOADS[-1:]
-    made = ood.synthetic_speech(tmp_path, voices=voices, uploads=uploads)
+    voices, uploads = SOME_VOICES[:1], spoken.UPLOADS[-1:]
+    made = spoken.synthetic_speech(tmp_path, voices=voices, uploads=uploads)
     folders = list(tmp_path.iterdir())
     assert len(folders) == 1 and (folders[0] / "manifest.json").exists()
-    cached = ood.synthetic_speech(tmp_path, voices=voices, uploads=uploads)
+    cached = spoken.synthetic_speech(tmp_path, voices=voices, uploads=uploads)
     assert cached == made
     # other parameters get another folder, never stale bytes
-    ood.synthetic_speech(tmp_path, voices=SOME_VOICES[1:2], uploads=uploads)
+    spoken.synthetic_speech(tmp_path, voices=SOME_VOICES[1:2], uploads=uploads)
     assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_rendered_digits_cover_every_style_and_label(digits: list[ood.OodImage]) -> None:
+def test_rendered_digits_cover_every_style_and_label(digits: list[drawn.OodImage]) -> None:
     assert 300 <= len(digits) <= 500
     assert len({d.name for d in digits}) == len(digits)
-    for style in ood.IMAGE_STYLES:
+    for style in drawn.IMAGE_STYLES:
         labels = sorted(d.label for d in digits if d.style == style)
         assert set(labels) == set(range(10)), style
     assert len({d.font for d in digits}) >= 5
 
 
-def test_rendered_digits_are_images_the_service_accepts(digits: list[ood.OodImage]) -> None:
+def test_rendered_digits_are_images_the_service_accepts(digits: list[drawn.OodImage]) -> None:
     expected_format = {"paper": "png", "canvas": "png", "inverted": "png", "photo": "jpeg"}
     for item in digits:
         assert sniff(item.bytes) == ("image", expected_format[item.style]), item.name
@@ -116,8 +120,8 @@ def test_rendered_digits_are_images_the_service_accepts(digits: list[ood.OodImag
         assert torch.isfinite(prepared.tensor).all(), item.name
 
 
-def test_styles_look_like_their_uploads(digits: list[ood.OodImage]) -> None:
-    by_style = {s: next(d for d in digits if d.style == s) for s in ood.IMAGE_STYLES}
+def test_styles_look_like_their_uploads(digits: list[drawn.OodImage]) -> None:
+    by_style = {s: next(d for d in digits if d.style == s) for s in drawn.IMAGE_STYLES}
     canvas = Image.open(io.BytesIO(by_style["canvas"].bytes))
     assert canvas.mode == "RGBA" and canvas.size == (280, 280)
     rgba = np.asarray(canvas)
@@ -131,14 +135,14 @@ def test_styles_look_like_their_uploads(digits: list[ood.OodImage]) -> None:
     assert np.median(inverted) == 0 and inverted.max() == 255  # white on black
 
 
-def test_rendered_digits_are_deterministic(digits: list[ood.OodImage]) -> None:
-    again = ood.rendered_digits()
+def test_rendered_digits_are_deterministic(digits: list[drawn.OodImage]) -> None:
+    again = drawn.rendered_digits()
     assert [d.bytes for d in again] == [d.bytes for d in digits]
 
 
 @pytest.mark.slow
 def test_evaluate_ood_report_shape(
-    tmp_path: Path, speech: list[ood.OodAudio], digits: list[ood.OodImage]
+    tmp_path: Path, speech: list[spoken.OodAudio], digits: list[drawn.OodImage]
 ) -> None:
     """The evaluation runs end to end on a real (untrained) model and real galleries."""
     from models.encoders import DigitEncoders, load_encoders, save_checkpoint
@@ -146,15 +150,15 @@ def test_evaluate_ood_report_shape(
     torch.manual_seed(0)
     save_checkpoint(DigitEncoders(CONFIG), tmp_path / "untrained.pt", {})
     encoders = load_encoders(tmp_path / "untrained.pt", "cpu")
-    data_dir = Path(os.environ.get("DATA_DIR", "../shared/data"))
+    data_dir = ModelSettings().data_dir
     few_speech = [c for c in speech if c.group == "child"]
     few_digits = [d for d in digits if d.font == digits[0].font]
-    report = ood.evaluate_ood(encoders, data_dir, speech=few_speech, digits=few_digits)
+    report = evaluate_ood(encoders, data_dir, speech=few_speech, digits=few_digits)
     assert report["galleries"] == {"image": 10_000, "audio": 300}
     a2i, i2a = report["audio_to_image"], report["image_to_audio"]
     assert a2i["overall"]["n"] == len(few_speech) and i2a["overall"]["n"] == len(few_digits)
-    assert set(a2i["by_upload"]) == {u.key for u in ood.UPLOADS}
-    assert set(i2a["by_style"]) == set(ood.IMAGE_STYLES)
+    assert set(a2i["by_upload"]) == {u.key for u in spoken.UPLOADS}
+    assert set(i2a["by_style"]) == set(drawn.IMAGE_STYLES)
     assert set(a2i["by_digit"]) == {str(d) for d in range(10)}
     for section in (a2i, i2a):
         for key in ("cross_p@1", "cross_p@10", "same_p@10", "classify_acc"):

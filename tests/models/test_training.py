@@ -1,9 +1,16 @@
-"""The encoders' shapes and the optimisation: a few steps make the loss fall."""
+"""The encoders' shapes, the optimisation (a few steps make the loss fall), and training's
+inputs: made by the same preprocessing functions indexing and serving call."""
+
+import shutil
 
 import torch
 
+from models import preprocess, train
+from models.augment import augment_digits
+from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, load_encoders, save_checkpoint
+from models.settings import ModelSettings
 from models.train import TrainArgs, cross_modal_supcon, loss_fn, spec_augment_batch
 
 CONFIG = EncoderConfig()
@@ -61,3 +68,39 @@ def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
     with torch.no_grad():
         expected = model.embed("image", x).numpy()
     torch.testing.assert_close(torch.from_numpy(loaded.embed("image", x)), torch.from_numpy(expected))
+
+
+def test_training_inputs_come_from_the_serving_preprocessing(tmp_path, monkeypatch):
+    """Perturb the shared functions in models.preprocess: training's inputs follow, and still
+    equal what serving makes of the same uploads. A copy of the steps inside train would not."""
+    monkeypatch.setattr(preprocess, "MNIST_MEAN", 0.5)
+    monkeypatch.setattr(preprocess, "MNIST_STD", 0.25)
+    trim, trimmed = preprocess.trim_silence, []
+
+    def trim_and_shorten(wave: torch.Tensor, params) -> torch.Tensor:
+        kept = trim(wave, params)
+        trimmed.append(kept.numel())
+        return kept[: kept.numel() * 3 // 4]
+
+    monkeypatch.setattr(preprocess, "trim_silence", trim_and_shorten)
+    data_dir = ModelSettings().data_dir
+
+    images, _ = load_mnist(data_dir, train=False)
+    served = torch.stack([preprocess.prepare(mnist_png(img), CONFIG).tensor for img in images[:8]])
+    assert torch.equal(train.image_inputs(images[:8], CONFIG), served)
+    digits = train.normalise_mnist(images[:8], CONFIG)
+    augmented = train.augmented_image_inputs(digits, torch.Generator().manual_seed(0))
+    by_hand = (augment_digits(digits, torch.Generator().manual_seed(0)) - 0.5) / 0.25
+    assert torch.equal(augmented, by_hand)
+
+    recordings = tmp_path / "fsdd" / "recordings"
+    recordings.mkdir(parents=True)
+    for item in fsdd_items(data_dir, "train")[:3]:
+        shutil.copy(item.path, recordings / item.name)
+    served_clips = [preprocess.prepare(p.read_bytes(), CONFIG).tensor for p in sorted(recordings.iterdir())]
+    waves, labels = train.load_waves(tmp_path, "train", CONFIG)
+    assert len(waves) == len(labels) == 3 and len(trimmed) == 3  # trimmed only by serving so far
+    assert torch.equal(train.audio_inputs(waves, CONFIG), torch.stack(served_clips))
+    assert len(trimmed) == 6
+    augmented_clip = train.AugmentedClips(waves, CONFIG, seed=0)[(0, 0)]
+    assert augmented_clip.shape == served_clips[0].shape and len(trimmed) == 7
