@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import torch
 
 from models.encoders import LoadedEncoders, load_encoders
+from service.search_admission import SearchAdmission
 from service.settings import ServiceSettings
 from service.weaviate_breaker import WeaviateBreaker
 
@@ -19,6 +20,7 @@ class AppResources:
     settings: ServiceSettings
     encoders: LoadedEncoders
     weaviate: WeaviateBreaker
+    searches: SearchAdmission
     weaviate_version: str | None = None  # cached by /stats on first success
     _torch_threads: int = field(default=0, repr=False)
 
@@ -45,4 +47,5 @@ def load_resources(settings: ServiceSettings) -> AppResources:
         encoders.device,
         "Weaviate connected" if weaviate.connected else "Weaviate not reachable, will retry",
     )
-    return AppResources(settings, encoders, weaviate, _torch_threads=previous_threads)
+    searches = SearchAdmission(settings.max_searches_in_flight)
+    return AppResources(settings, encoders, weaviate, searches, _torch_threads=previous_threads)

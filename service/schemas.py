@@ -148,7 +148,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
         422: "Invalid parameters",
-        503: "Weaviate unreachable, timing out, or the index is missing (see Retry-After)",
+        503: "Weaviate unreachable, timing out, or the index is missing; or more than "
+        "MAX_SEARCHES_IN_FLIGHT searches at once (see Retry-After)",
     }
     return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
 

@@ -8,13 +8,10 @@ same architecture: these tests check plumbing, not quality. The acceptance test
 (test_service_acceptance.py) insists on the trained checkpoint and the full index.
 """
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -30,9 +27,9 @@ from tests.service.helpers import (
     LiveServer,
     Media,
     build_index,
+    live_server_for,
     settings_for,
 )
-from tests.weaviate_server import free_port
 
 
 @pytest.fixture(scope="session")
@@ -83,15 +80,5 @@ def media(small_index: ServiceSettings) -> Media:
 @pytest.fixture(scope="session")
 def live_server(small_index: ServiceSettings) -> Iterator[LiveServer]:
     """The app behind a real uvicorn on a real socket (for what TestClient cannot show)."""
-    port = free_port()
-    config = uvicorn.Config(create_app(small_index), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", "127.0.0.1", port)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with live_server_for(small_index) as server:
+        yield server

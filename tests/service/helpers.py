@@ -1,17 +1,22 @@
 """Shared helpers for the service tests: settings, index building, hand-made bad media."""
 
 import struct
+import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import uvicorn
 
 from indexer import pipeline, store
 from indexer.settings import IndexerSettings
+from service.main import create_app
 from service.settings import ServiceSettings
+from tests.weaviate_server import free_port
 
 REPO_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
 SMALL_LIMIT = 200  # items per source in the session's small index
@@ -57,6 +62,25 @@ class LiveServer:
     url: str
     host: str
     port: int
+
+
+@contextmanager
+def live_server_for(settings: ServiceSettings) -> Iterator[LiveServer]:
+    """The app behind a real uvicorn on a real socket (for what TestClient cannot show)."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", "127.0.0.1", port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
