@@ -10,10 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from service.api.routes import embedding_map, health, items, page, search
+from service.api.routes import docs, embedding_map, health, items, page, search
 from service.app_resources import load_resources
 from service.http_errors import install_error_handlers
 from service.observability import Metrics, ObservabilityMiddleware
+from service.security import install_security
 from service.settings import ServiceSettings
 
 DESCRIPTION = """
@@ -35,8 +36,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    app = FastAPI(title="DigitBridge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    app.state.settings = settings or ServiceSettings()
+    settings = settings or ServiceSettings()
+    app = FastAPI(
+        title="DigitBridge",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py, under its own Content-Security-Policy
+        redoc_url=None,
+    )
+    app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
     app.include_router(search.router)
@@ -44,5 +53,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(embedding_map.router)
     app.include_router(page.router)
-    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    app.include_router(docs.router)
+    install_security(app, settings)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)  # outermost: sees every answer
     return app

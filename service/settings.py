@@ -6,7 +6,7 @@ UPPER_CASE, e.g. MAX_UPLOAD_BYTES=5242880.
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from indexer.store.settings import StoreSettings
 
@@ -20,3 +20,11 @@ class ServiceSettings(StoreSettings):
     # MAX_SEARCHES_IN_FLIGHT per worker: one more search is answered 503 + Retry-After at once
     max_searches_in_flight: int = Field(default=64, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"  # LOG_LEVEL
+    # API_KEY: when set, every route but /healthz and the web page needs it (service/security.py)
+    api_key: SecretStr | None = None
+    # CORS_ORIGINS: comma-separated origins allowed to call the API from a browser; none by default
+    cors_origins: str = ""
+
+    @property
+    def cors_allow_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

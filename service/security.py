@@ -1,0 +1,110 @@
+"""Who may call the service and what browsers may do with its answers.
+
+* API_KEY (optional): every route but /healthz and the web page (GET / and /static/*)
+  needs it, in `X-API-Key: <key>` or `Authorization: Bearer <key>`; compared in constant
+  time; 401 otherwise.
+* CORS_ORIGINS: the origins whose pages may call the API from a browser; none by default.
+* Security headers on every response: a Content-Security-Policy allowing only this origin,
+  X-Content-Type-Options: nosniff, and frame denial (X-Frame-Options + frame-ancestors).
+"""
+
+import hmac
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.http_errors import error_response
+from service.settings import ServiceSettings
+
+# Reachable without the key: liveness (probes carry no secrets) and the page's own files
+# (service/api/routes/page.py), which a browser loads before anyone could type a key.
+PUBLIC_PATHS = frozenset({"/healthz", "/"})
+PUBLIC_PREFIXES = ("/static/",)
+
+CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every response that does not set its own (the docs page does)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [
+                    (name.encode(), value.encode())
+                    for name, value in SECURITY_HEADERS.items()
+                    if name.encode() not in present
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def presented_key(scope: Scope) -> bytes | None:
+    """The key a request carries: X-API-Key, else an Authorization Bearer token."""
+    headers = dict(scope.get("headers", ()))
+    if b"x-api-key" in headers:
+        return headers[b"x-api-key"]
+    scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" else None
+
+
+UNAUTHORIZED = "missing or wrong API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`"
+
+
+class ApiKeyMiddleware:
+    """401 for a request to a non-public path without the right key."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app = app
+        self.key = key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if scope["type"] != "http" or public:
+            await self.app(scope, receive, send)
+            return
+        presented = presented_key(scope)
+        # compare_digest takes as long for a near miss as for a wild guess
+        if presented is None or not hmac.compare_digest(presented, self.key):
+            message = (
+                "missing or wrong API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`"
+            )
+            response = error_response(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def install_security(app: FastAPI, settings: ServiceSettings) -> None:
+    """Key check innermost, then the headers (401s get them too), then CORS (preflights pass)."""
+    if settings.api_key is not None:
+        app.add_middleware(ApiKeyMiddleware, key=settings.api_key.get_secret_value())
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.cors_allow_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
