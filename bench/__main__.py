@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--inproc-requests", type=int, help="sequential in-process searches per modality (300; quick 30)"
     )
+    p.add_argument(
+        "--inproc-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads of the CPU floor (1, as the service)",
+    )
     p.add_argument("--embed-budget", type=float, help="seconds per embed-alone measurement (3; quick 0.5)")
     p.add_argument("--recall-queries", type=int, help="queries per direction (all; quick 300)")
     p.add_argument("--scale-sizes", type=_ints, help="collection sizes (100000,300000,1000000; quick 20000)")

@@ -82,16 +82,25 @@ def run_in_process(
     clips: Sequence[bytes],
     requests: int,
     embed_budget_s: float,
+    cpu_threads: int,
 ) -> dict:
-    return {
-        "device": str(encoders.device),
-        "torch_threads": torch.get_num_threads(),
-        "pipeline_batch1": {
-            "png": pipeline_floor(encoders, collection, images[:requests]),
-            "wav": pipeline_floor(encoders, collection, clips[:requests]),
-        },
-        "embed_alone": {
-            modality: [embed_alone(encoders, uploads, b, embed_budget_s) for b in (1, 64)]
-            for modality, uploads in (("image", images), ("audio", clips))
-        },
-    }
+    """All of the floor on one device; on the CPU with `cpu_threads` intra-op threads (the service's
+    choice, so that the floor and the HTTP numbers compare like with like)."""
+    previous = torch.get_num_threads()
+    if encoders.device.type == "cpu":
+        torch.set_num_threads(cpu_threads)
+    try:
+        return {
+            "device": str(encoders.device),
+            "torch_threads": torch.get_num_threads(),
+            "pipeline_batch1": {
+                "png": pipeline_floor(encoders, collection, images[:requests]),
+                "wav": pipeline_floor(encoders, collection, clips[:requests]),
+            },
+            "embed_alone": {
+                modality: [embed_alone(encoders, uploads, b, embed_budget_s) for b in (1, 64)]
+                for modality, uploads in (("image", images), ("audio", clips))
+            },
+        }
+    finally:
+        torch.set_num_threads(previous)

@@ -97,7 +97,8 @@ def parse_summary(text: str, concurrency: int) -> Cell:
     if total is None:
         raise ValueError(f"hey printed no summary:\n{text[-2000:]}")
     cell.seconds = float(total.group(1))
-    percentiles = {int(p): float(s) * 1000.0 for p, s in _PERCENTILE.findall(text)}
+    # hey prints 0 for a percentile it never reached (fewer than ~100 answers for p99): unknown.
+    percentiles = {int(p): float(s) * 1000.0 for p, s in _PERCENTILE.findall(text) if float(s) > 0}
     cell.p50_ms, cell.p95_ms, cell.p99_ms = (percentiles.get(p) for p in (50, 95, 99))
     cell.status = {code: int(n) for code, n in _STATUS.findall(text)}
     cell.ok = sum(n for code, n in cell.status.items() if code.startswith("2"))

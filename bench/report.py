@@ -43,7 +43,12 @@ def load_table(section: dict) -> list[str]:
                 + [_spread(c[k]) for k in ("rps", "p50_ms", "p95_ms", "p99_ms")]
                 + [f"{c['failed']} / {c['requests']:,}"]
             )
-    return _table(["route", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed / requests"], rows)
+    table = _table(["route", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed / requests"], rows)
+    return [
+        *table,
+        "",
+        "req/s counts 2xx answers only; — = hey printed no such percentile (under ~100 answers).",
+    ]
 
 
 def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
@@ -78,16 +83,20 @@ def ratios(results: dict) -> list[str]:
     return lines
 
 
+def _device(r: dict) -> str:
+    return f"{r['device']} ({r['torch_threads']} thread{'s' if r['torch_threads'] != 1 else ''})"
+
+
 def in_process_tables(in_process: dict) -> list[str]:
     steps = ("decode", "embed", "search", "total")
     rows = [
-        [r["device"], q.upper()] + [f"{s[k]['p50']:.2f}" for k in steps] + [f"{s['total']['p99']:.2f}"]
+        [_device(r), q.upper()] + [f"{s[k]['p50']:.2f}" for k in steps] + [f"{s['total']['p99']:.2f}"]
         for r in in_process.values()
         for q, s in r["pipeline_batch1"].items()
     ]
     header = ["device", "query", "decode p50", "embed p50", "search p50", "total p50", "total p99"]
     embed_rows = [
-        [r["device"], modality, str(e["batch"]), f"{e['ms_per_item_p50']:.3f}", f"{e['items_per_s']:,.0f}"]
+        [_device(r), modality, str(e["batch"]), f"{e['ms_per_item_p50']:.3f}", f"{e['items_per_s']:,.0f}"]
         for r in in_process.values()
         for modality, es in r["embed_alone"].items()
         for e in es

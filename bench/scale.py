@@ -84,7 +84,10 @@ def import_corpus(
     batch_s = time.perf_counter() - t
     failed = len(collection.batch.failed_objects)
     if not aborted:
-        wait_indexed(client, collection.name, timeout_s=max(deadline - time.perf_counter(), 60.0))
+        try:
+            wait_indexed(client, collection.name, timeout_s=max(deadline - time.perf_counter(), 60.0))
+        except TimeoutError:
+            aborted = True
     seconds = time.perf_counter() - t
     return {
         "objects": len(rows),

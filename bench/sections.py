@@ -92,6 +92,7 @@ def in_process(args: argparse.Namespace, settings: Any, collection: Any) -> dict
             clips,
             args.inproc_requests,
             args.embed_budget,
+            args.inproc_threads,
         )
         for device in devices
     }

@@ -77,7 +77,7 @@ def wait_indexed(client: weaviate.WeaviateClient, collection: str, timeout_s: fl
         if shards and all(s.vector_queue_length == 0 and s.vector_indexing_status == "READY" for s in shards):
             return time.perf_counter() - t
         if time.perf_counter() - t > timeout_s:
-            raise RuntimeError(f"{collection}: vector indexing not finished after {timeout_s:.0f} s")
+            raise TimeoutError(f"{collection}: vector indexing not finished after {timeout_s:.0f} s")
         time.sleep(0.1)
 
 
