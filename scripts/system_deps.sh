@@ -4,7 +4,8 @@
 #   scripts/system_deps.sh venv   what `$PYTHON -m venv` needs (Debian splits it off python3)
 #   scripts/system_deps.sh go     Go: builds the Weaviate server and the deploy test tools
 #   scripts/system_deps.sh test   everything the test suite needs (Go included):
-#                                 espeak-ng + DejaVu fonts (out-of-distribution uploads),
+#                                 espeak-ng + DejaVu/Liberation/FreeFont fonts (out-of-
+#                                 distribution uploads),
 #                                 Chromium (browser tests)
 #
 # A no-op (a few file checks) when everything is there. Otherwise apt-get installs what is
@@ -43,7 +44,11 @@ for group in "${@:-test}"; do
         test)
             need golang-go has_go
             need espeak-ng command -v espeak-ng
+            # The fonts models/ood/rendered_digits.py draws with (the committed report names them).
             need fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+            need fonts-dejavu-extra test -e /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Oblique.ttf
+            need fonts-liberation test -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
+            need fonts-freefont-ttf test -e /usr/share/fonts/truetype/freefont/FreeSans.ttf
             need chromium command -v chromium
             ;;
         *)
