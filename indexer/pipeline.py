@@ -84,7 +84,7 @@ def run(settings: IndexerSettings, *, progress: bool = True) -> Report:
     report.total = len(records)
     report.seconds["read"] = time.perf_counter() - t0  # checkpoint + data sets (+ PNG encoding)
 
-    client = store.connect(settings)
+    client = store.connect(settings, supervised=True)  # restarts the embedded server if it dies
     try:
         if settings.recreate and client.collections.exists(settings.collection):
             client.collections.delete(settings.collection)

@@ -2,7 +2,8 @@
 
 One module per job: `settings` (where the server is), `connection` (open a client),
 `embedded` (run and share a local server), `schema` (the collection), `queries` (reads),
-`integrity` (does the vector index hold every object; repair it).
+`integrity` (does the vector index hold every object; repair it), `server_process` (launch the
+server binary), `supervisor` (restart the embedded server when it dies).
 The names below are the package's public surface; docs/ARCHITECTURE.md explains the design.
 """
 
@@ -24,6 +25,7 @@ from indexer.store.queries import (
 )
 from indexer.store.schema import NAMESPACE, create_collection, ensure_collection, object_uuid
 from indexer.store.settings import StoreSettings
+from indexer.store.supervisor import SupervisorStatus, supervisor_status
 
 __all__ = [
     "METADATA_PROPERTIES",
@@ -33,6 +35,7 @@ __all__ = [
     "Item",
     "StoreSettings",
     "StoreUnavailable",
+    "SupervisorStatus",
     "VectorIndexCheck",
     "connect",
     "counts",
@@ -48,5 +51,6 @@ __all__ = [
     "object_uuid",
     "search",
     "server_pid",
+    "supervisor_status",
     "wait_indexed",
 ]

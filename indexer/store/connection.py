@@ -8,7 +8,7 @@ import weaviate
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store import embedded
+from indexer.store import embedded, supervisor
 from indexer.store.errors import StoreUnavailable
 from indexer.store.settings import StoreSettings
 
@@ -22,12 +22,21 @@ def timeouts(settings: StoreSettings) -> AdditionalConfig:
     )
 
 
-def connect(settings: StoreSettings) -> weaviate.WeaviateClient:
-    """Open a client to the configured server (starting or sharing the embedded one); close it when done."""
+def connect(settings: StoreSettings, *, supervised: bool = False) -> weaviate.WeaviateClient:
+    """Open a client to the configured server (starting or sharing the embedded one); close it when done.
+
+    supervised=True (long-lived users: the service, `make run`, the indexer): while the client
+    is open, this process restarts the embedded server when it dies (indexer.store.supervisor;
+    `supervisor_status(settings)` says how it is). No effect with WEAVIATE_URL.
+    """
     try:
         if settings.weaviate_url is not None:
             return _connect_url(settings)
-        return embedded.connect(settings, timeouts(settings))
+        client = embedded.connect(settings, timeouts(settings))
+        if supervised:
+            watcher = supervisor.supervise(settings, timeouts(settings))
+            embedded.on_close(client, lambda: supervisor.unsupervise(watcher))
+        return client
     except StoreUnavailable:
         raise
     except (WeaviateBaseError, OSError) as exc:

@@ -1,7 +1,10 @@
 """The embedded Weaviate server: start it, share it between processes, stop it with its last user.
 
 A lease file per open client (`<data dir>/.leases/`, guarded by an flock) decides who stops
-it; docs/ARCHITECTURE.md ("Sharing one embedded server", "Crash safety") explains the design.
+it; `.server.pid` names the server we started, from the moment it exists; `.unclean-stop`
+says the last server did not stop through its last user (killed, crashed), so its vector
+index must be checked. docs/ARCHITECTURE.md ("Sharing one embedded server", "Crash safety",
+"Supervision") explains the design; indexer.store.supervisor restarts a server that dies.
 """
 
 from __future__ import annotations
@@ -11,25 +14,29 @@ import hashlib
 import os
 import secrets
 import signal
-import socket
+import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import weaviate
 from weaviate.classes.init import AdditionalConfig, Auth
 from weaviate.connect import ConnectionParams
-from weaviate.embedded import EmbeddedOptions, EmbeddedV4
+from weaviate.embedded import EmbeddedOptions
 
+from indexer.store import server_process
 from indexer.store.errors import StoreUnavailable
+from indexer.store.server_process import listening
 from indexer.store.settings import StoreSettings
 
 # Single source of truth for the server version: scripts/build_weaviate.sh greps this line and
 # docker-compose.yml uses the same tag.
 WEAVIATE_VERSION = "1.39.3"
 START_ATTEMPTS = 3
+READY_WITHIN_S = 60.0
+_children: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started (to reap them)
 
 
 def embedded_binary(version: str | None = None) -> Path:
@@ -39,10 +46,8 @@ def embedded_binary(version: str | None = None) -> Path:
     return Path(cache) / f"weaviate-{tag}-{hashlib.sha256(tag.encode()).hexdigest()}"
 
 
-def _listening(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def data_dir_of(settings: StoreSettings) -> Path:
+    return settings.weaviate_data_dir.expanduser().resolve()
 
 
 class _SharedEmbeddedClient(weaviate.WeaviateClient):
@@ -50,19 +55,30 @@ class _SharedEmbeddedClient(weaviate.WeaviateClient):
 
     _lease: Path | None = None
     _settings: StoreSettings | None = None
+    _before_release: list[Callable[[], None]]
 
     def close(self) -> None:
         super().close()
+        hooks, self._before_release = getattr(self, "_before_release", []), []
+        for hook in hooks:  # e.g. stop supervising first: nothing may restart what we stop
+            hook()
         lease, self._lease = self._lease, None
         if lease is not None and self._settings is not None:
             _release(self._settings, lease)
 
 
+def on_close(client: weaviate.WeaviateClient, hook: Callable[[], None]) -> None:
+    """Run hook() when `client` (one of ours) closes, before its lease is released."""
+    assert isinstance(client, _SharedEmbeddedClient)
+    client._before_release = [*getattr(client, "_before_release", []), hook]
+
+
 @contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
+def locked(data_dir: Path) -> Iterator[None]:
+    """The lease lock: serialises start, stop and restart of the server between processes (and threads)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / ".digitbridge.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # serialises start/stop between processes
+        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -70,6 +86,10 @@ def _locked(data_dir: Path) -> Iterator[None]:
 
 
 def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:  # ours and exited: reaped now
+        del _children[pid]
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -90,10 +110,10 @@ def _live_leases(data_dir: Path) -> list[Path]:
 
 def connect(settings: StoreSettings, timeouts: AdditionalConfig) -> weaviate.WeaviateClient:
     """A client of the embedded server, starting it unless it already listens; takes a lease."""
-    data_dir = settings.weaviate_data_dir.expanduser().resolve()
+    data_dir = data_dir_of(settings)
     http, grpc = settings.weaviate_port, settings.weaviate_grpc_port
-    with _locked(data_dir):
-        if not (_listening(http) and _listening(grpc)):
+    with locked(data_dir):
+        if not (listening(http) and listening(grpc)):
             _start_server(settings, data_dir)
         lease = data_dir / ".leases" / f"{os.getpid()}-{uuid.uuid4().hex}"
         lease.parent.mkdir(exist_ok=True)
@@ -106,8 +126,8 @@ def connect(settings: StoreSettings, timeouts: AdditionalConfig) -> weaviate.Wea
     client._lease, client._settings = lease, settings
     try:
         client.connect()
-        _wait_ready(client, deadline=time.monotonic() + 60)
-    except Exception:
+        _wait_ready(client, deadline=time.monotonic() + READY_WITHIN_S)
+    except BaseException:
         client.close()
         raise
     return client
@@ -117,30 +137,10 @@ def _wait_ready(client: weaviate.WeaviateClient, deadline: float) -> None:
     # A fresh server listens before its raft node has elected itself; schema calls fail until then.
     while not client.is_ready():
         if time.monotonic() > deadline:
-            raise StoreUnavailable("the embedded Weaviate server did not become ready within 60 s")
+            raise StoreUnavailable(
+                f"the embedded Weaviate server did not become ready within {READY_WITHIN_S:.0f} s"
+            )
         time.sleep(0.1)
-
-
-class _ExitedAtStart(StoreUnavailable):
-    pass
-
-
-class _EmbeddedServer(EmbeddedV4):
-    """The client's embedded launcher, but it notices a server that died instead of waiting 30 s."""
-
-    def wait_till_listening(self) -> None:
-        deadline = time.monotonic() + 60
-        while not self.is_listening():
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise _ExitedAtStart(
-                    f"the embedded Weaviate server exited with code {self.process.returncode} at start-up "
-                    "(its log is above); set WEAVIATE_URL to use another server"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StoreUnavailable("the embedded Weaviate server did not listen within 60 s")
-            time.sleep(0.05)
 
 
 def _local_key(settings: StoreSettings, data_dir: Path) -> str:
@@ -156,6 +156,7 @@ def _local_key(settings: StoreSettings, data_dir: Path) -> str:
 
 
 def _start_server(settings: StoreSettings, data_dir: Path) -> None:
+    """Start the server (the caller holds the lease lock and found its ports closed)."""
     binary = embedded_binary()
     if not binary.exists():
         # Without this check the client would try to download the release from GitHub.
@@ -163,101 +164,98 @@ def _start_server(settings: StoreSettings, data_dir: Path) -> None:
             f"the Weaviate {WEAVIATE_VERSION} server binary is missing ({binary}); run `make weaviate` "
             "to build it, or set WEAVIATE_URL to use a running server"
         )
-    for port in (settings.weaviate_port, settings.weaviate_grpc_port):
-        if _listening(port):
+    ports = (settings.weaviate_port, settings.weaviate_grpc_port)
+    for port in ports:
+        if listening(port):
             raise StoreUnavailable(
                 f"port {port} is taken by something that is not a complete Weaviate server; "
                 "choose WEAVIATE_PORT / WEAVIATE_GRPC_PORT, or set WEAVIATE_URL"
             )
-    db = _EmbeddedServer(
-        EmbeddedOptions(
-            persistence_data_path=str(data_dir),
-            binary_path=str(binary.parent),
-            version=WEAVIATE_VERSION,
-            port=settings.weaviate_port,
-            grpc_port=settings.weaviate_grpc_port,
-            hostname="127.0.0.1",
-            additional_env_vars={
-                "DISABLE_TELEMETRY": "true",
-                "ENABLE_MODULES": "",  # we bring our own vectors
-                "API_BASED_MODULES_DISABLED": "true",  # it loads ~40 API modules otherwise
-                "LOG_LEVEL": "error",
-                # Crash safety: with synchronous indexing the vector index's commit log keeps the
-                # tail of each batch in a memory buffer, and a killed server comes back without
-                # those vectors. Async indexing queues them on disk first and, at start-up,
-                # re-queues every stored vector the index lacks (docs/ARCHITECTURE.md).
-                "ASYNC_INDEXING": "true",
-                # One node: elect itself leader after ~1 s instead of the cluster default of ~5 s.
-                "RAFT_TIMEOUTS_MULTIPLIER": "1",
-                # The client sets PROFILING_PORT, but this server reads GO_PROFILING_PORT and would
-                # otherwise open a pprof endpoint on :6060 of every interface.
-                "GO_PROFILING_DISABLE": "true",
-                "PERSISTENCE_DATA_PATH": str(data_dir),
-                # The gRPC port listens on every interface (not configurable in 1.39),
-                # so require a key instead of the embedded default of anonymous access.
-                "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
-                "AUTHENTICATION_APIKEY_ENABLED": "true",
-                "AUTHENTICATION_APIKEY_ALLOWED_KEYS": _local_key(settings, data_dir),
-                "AUTHENTICATION_APIKEY_USERS": "digitbridge",
-                # Keep cluster traffic on loopback: otherwise Weaviate advertises the first
-                # interface address, which may be IPv6 and then fails to start ("too many colons").
-                "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
-                "CLUSTER_BIND_ADDR": "127.0.0.1",
-            },
-        )
-    )
+    pid_file = data_dir / ".server.pid"
+    previous = _recorded_pid(pid_file)
+    if previous is not None:  # the last server did not stop through its last user's release
+        _stop_server(previous)  # one that is stuck or half dead must not hold the data folder
+        (data_dir / ".unclean-stop").write_text(f"server {previous} stopped without its last user\n")
+    key = _local_key(settings, data_dir)
     for attempt in range(START_ATTEMPTS):
+        env = server_process.server_env(data_dir, *ports, api_key=key)
+        process = server_process.launch(binary, settings.weaviate_port, env)
+        _children[process.pid] = process
+        pid_file.write_text(str(process.pid))  # at once: a starter killed now leaves no unknown server
         try:
-            db.start()  # waits until both ports listen
-            break
-        except _ExitedAtStart:
-            # The launcher picks its gossip / Raft ports at random, and another process may
-            # take one first ("address already in use"): a new start picks new ones.
+            server_process.wait_listening(process, ports)
+            return
+        except server_process.ExitedAtStart:
+            # Its cluster ports were free when we chose them, but another process may take one
+            # first ("address already in use"): a new start picks new ones.
+            pid_file.unlink(missing_ok=True)
             if attempt == START_ATTEMPTS - 1:
                 raise
-    assert db.process is not None
-    (data_dir / ".server.pid").write_text(str(db.process.pid))
-    db.process = None  # the lease registry owns its life from now on, not this object's __del__
+        except BaseException:  # not listening in time, or we are interrupted: leave nothing behind
+            _stop_server(process.pid, wait_s=10.0)
+            pid_file.unlink(missing_ok=True)
+            raise
+
+
+def _recorded_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def server_pid(settings: StoreSettings) -> int | None:
     """The pid of the embedded server started for these settings, if one runs."""
-    pid_file = settings.weaviate_data_dir.expanduser().resolve() / ".server.pid"
-    try:
-        pid = int(pid_file.read_text())
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    pid = _recorded_pid(data_dir_of(settings) / ".server.pid")
+    return pid if pid is not None and _alive(pid) else None
+
+
+def server_died(settings: StoreSettings) -> bool:
+    """A server was started for these settings and its process is gone without being stopped."""
+    pid = _recorded_pid(data_dir_of(settings) / ".server.pid")
+    return pid is not None and not _alive(pid)
+
+
+def unclean_stop_pending(settings: StoreSettings) -> bool:
+    """The last server stopped uncleanly and no vector-index check has cleared that yet."""
+    return (data_dir_of(settings) / ".unclean-stop").exists()
+
+
+def clear_unclean_stop(settings: StoreSettings) -> None:
+    (data_dir_of(settings) / ".unclean-stop").unlink(missing_ok=True)
 
 
 def _release(settings: StoreSettings, lease: Path) -> None:
     data_dir = lease.parent.parent
-    with _locked(data_dir):
+    with locked(data_dir):
         lease.unlink(missing_ok=True)
         if _live_leases(data_dir):
             return
         pid_file = data_dir / ".server.pid"
-        if pid_file.exists():
-            _stop_server(int(pid_file.read_text()), settings)
+        pid = _recorded_pid(pid_file)
+        if pid is not None:
+            _stop_server(pid)
             pid_file.unlink(missing_ok=True)
 
 
-def _stop_server(pid: int, settings: StoreSettings, wait_s: float = 30.0) -> None:
+def _stop_server(pid: int, wait_s: float = 30.0) -> None:
+    """SIGTERM (Weaviate flushes its stores and exits), SIGKILL after wait_s; returns once it is gone."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         cmdline = b""
     if b"weaviate" not in cmdline:
+        _alive(pid)  # reaps it if it is our exited child
         return  # gone already, or the pid was reused by something else
-    os.kill(pid, signal.SIGTERM)  # Weaviate flushes its stores and exits
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
+    for sig, wait in ((signal.SIGTERM, wait_s), (signal.SIGKILL, 5.0)):
         try:
-            waited, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-            if waited == pid:
-                return
-        except ChildProcessError:
-            if not _alive(pid):
-                return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        else:
+            return

@@ -1,0 +1,169 @@
+"""Keep the embedded Weaviate server running while this process holds a lease on it.
+
+`connect(settings, supervised=True)` starts one watcher thread per data folder and process.
+Every POLL_S it looks at the server (its recorded pid, both ports). When the server is gone it
+starts it again through `embedded.connect`, i.e. under the lease lock: two processes never
+start two servers, and a server another process restarted first is simply shared. A failed
+start is retried after BACKOFF_S, doubling up to MAX_BACKOFF_S. After an unclean stop (the
+server was killed or crashed: `embedded.unclean_stop_pending`) it runs `ensure_vector_index`
+on every collection, one process at a time, and only then calls the store 'up' again.
+
+A remote Weaviate (WEAVIATE_URL) is never supervised: it is not ours to restart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import weaviate
+from weaviate.classes.init import AdditionalConfig
+
+from indexer.store import embedded
+from indexer.store.errors import StoreUnavailable
+from indexer.store.integrity import VectorIndexCheck, ensure_vector_index
+from indexer.store.server_process import listening
+from indexer.store.settings import StoreSettings
+
+log = logging.getLogger("indexer.store")
+
+POLL_S = 0.5
+BACKOFF_S = 0.5
+MAX_BACKOFF_S = 8.0
+UP = "up"
+RESTARTING = "restarting"
+
+
+@dataclass(frozen=True)
+class SupervisorStatus:
+    """What the supervisor of one embedded server knows, as of `supervisor_status(...)`."""
+
+    state: str  # 'up' | 'restarting' | 'down: <why>' (between two failed restarts)
+    last_restart: float | None = None  # time.time() when the server last came back, if ever
+    restarts: int = 0  # how often it came back while this process watched
+    checks: dict[str, VectorIndexCheck] = field(default_factory=dict)  # last check after an unclean stop
+
+    @property
+    def up(self) -> bool:
+        return self.state == UP
+
+
+class Supervisor:
+    """The watcher thread of one data folder in this process (see module doc)."""
+
+    def __init__(self, settings: StoreSettings, timeouts: AdditionalConfig) -> None:
+        self.settings, self._timeouts = settings, timeouts
+        # Started right after a crash: not 'up' before the vector index has been checked.
+        self.status = SupervisorStatus(RESTARTING if embedded.unclean_stop_pending(settings) else UP)
+        self.users = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="weaviate-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching; waits for a restart in progress, so nothing restarts after we return."""
+        self._stop.set()
+        self._thread.join()
+
+    def _healthy(self) -> bool:
+        s = self.settings
+        return not embedded.server_died(s) and listening(s.weaviate_port) and listening(s.weaviate_grpc_port)
+
+    def _set(self, state: str, **changes: object) -> None:
+        if state != self.status.state:
+            level = logging.INFO if state in (UP, RESTARTING) else logging.WARNING
+            log.log(level, "embedded Weaviate: %s", state)
+        self.status = replace(self.status, state=state, **changes)  # type: ignore[arg-type]
+
+    def _watch(self) -> None:
+        delay = BACKOFF_S
+        while not self._stop.is_set():
+            wait = POLL_S
+            try:
+                if not self._healthy():
+                    self._set(RESTARTING)
+                    self._come_back()
+                elif embedded.unclean_stop_pending(self.settings):
+                    self._set(RESTARTING)
+                    self._check_after_unclean_stop(None)
+                else:
+                    self._set(UP)
+                delay = BACKOFF_S
+            except (StoreUnavailable, weaviate.exceptions.WeaviateBaseError, OSError) as exc:
+                self._set(f"down: {exc}")
+                wait, delay = delay, min(2 * delay, MAX_BACKOFF_S)
+            self._stop.wait(wait)
+
+    def _come_back(self) -> None:
+        """Start the server again (or share the one another process started), then check it."""
+        client = embedded.connect(self.settings, self._timeouts)  # starts it under the lease lock
+        try:
+            self._set(RESTARTING, last_restart=time.time(), restarts=self.status.restarts + 1)
+            self._check_after_unclean_stop(client)
+        finally:
+            client.close()  # our own lease stays: this never stops the server
+
+    def _check_after_unclean_stop(self, client: weaviate.WeaviateClient | None) -> None:
+        """Every collection's vector index holds every object (repaired if not), by one process at a time."""
+        data_dir = embedded.data_dir_of(self.settings)
+        with open(data_dir / ".vector-check.lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # another process checks; we stay 'restarting' until its marker is gone
+            if not embedded.unclean_stop_pending(self.settings):
+                self._set(UP)
+                return
+            own = client is None
+            client = client or embedded.connect(self.settings, self._timeouts)
+            try:
+                checks = {name: ensure_vector_index(client, name) for name in client.collections.list_all()}
+            finally:
+                if own:
+                    client.close()
+            problems = [p for check in checks.values() for p in check.problems()]
+            if problems:
+                raise StoreUnavailable("after an unclean stop: " + "; ".join(problems))
+            embedded.clear_unclean_stop(self.settings)
+            self._set(UP, checks=checks)
+
+
+_lock = threading.Lock()
+_supervisors: dict[Path, Supervisor] = {}
+
+
+def supervise(settings: StoreSettings, timeouts: AdditionalConfig) -> Supervisor:
+    """This process's supervisor of the embedded server for `settings`, started on first use;
+    give each `supervise` back with `unsupervise` (the last one stops the thread)."""
+    with _lock:
+        supervisor = _supervisors.get(embedded.data_dir_of(settings))
+        if supervisor is None:
+            supervisor = _supervisors[embedded.data_dir_of(settings)] = Supervisor(settings, timeouts)
+            supervisor.start()
+        supervisor.users += 1
+        return supervisor
+
+
+def unsupervise(supervisor: Supervisor) -> None:
+    with _lock:
+        supervisor.users -= 1
+        if supervisor.users > 0:
+            return
+        del _supervisors[embedded.data_dir_of(supervisor.settings)]
+    supervisor.stop()
+
+
+def supervisor_status(settings: StoreSettings) -> SupervisorStatus | None:
+    """The state of this process's supervisor for `settings`; None when none runs here
+    (a remote Weaviate, or no client opened with `supervised=True`)."""
+    if settings.weaviate_url is not None:
+        return None
+    with _lock:
+        supervisor = _supervisors.get(embedded.data_dir_of(settings))
+    return supervisor.status if supervisor is not None else None
