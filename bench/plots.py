@@ -38,8 +38,10 @@ def plot_load(results: dict[str, Any], out: Path) -> None:
         lat.plot(xs, p50, linestyle="--", marker=".", color=line[0].get_color())
         xs, rps, err = _series(rows, "rps")
         thr.errorbar(xs, rps, yerr=err, marker="o", capsize=3, label=label)
+    levels = sorted({r["concurrency"] for rows in routes.values() for r in rows})
     for ax, ylabel in ((lat, "latency, ms (solid p99, dashed p50)"), (thr, "answers/s (2xx)")):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(levels, [str(c) for c in levels])
         ax.set_yscale("log")
         ax.set_xlabel("concurrency (hey workers)")
         ax.set_ylabel(ylabel)
@@ -52,37 +54,44 @@ def plot_load(results: dict[str, Any], out: Path) -> None:
     plt.close(fig)
 
 
+def _scale_points(sizes: list[dict], layout: str, target: str, key: str) -> list[tuple[int, float]]:
+    return [
+        (s["size"], s["layouts"][layout][target]["latency_ms"][key])
+        for s in sizes
+        if key in s["layouts"].get(layout, {}).get(target, {}).get("latency_ms", {})
+    ]
+
+
 def plot_scale(results: dict[str, Any], out: Path) -> None:
     sizes = [s for s in results.get("scale", {}).get("sizes", []) if not s.get("aborted")]
-    if not sizes:
+    measured = [s for s in sizes if not s.get("extrapolated")]
+    if not measured:
         return
     fig, (imp, lat) = plt.subplots(1, 2, figsize=(12, 5))
-    measured = [s for s in sizes if not s.get("extrapolated")]
     for layout in ("filter", "per_modality"):
         pts = [(s["size"], s["layouts"][layout]["import_rate"]) for s in measured if layout in s["layouts"]]
         imp.plot(*zip(*pts, strict=True), marker="o", label=layout)
         for target in ("to_audio", "to_image"):
-            pts = [
-                (s["size"], s["layouts"][layout][target]["latency_ms"])
-                for s in sizes
-                if target in s["layouts"].get(layout, {})
-            ]
-            if not pts:
+            p50 = _scale_points(measured, layout, target, "p50")
+            if not p50:
                 continue
-            xs = [x for x, _ in pts]
-            line = lat.plot(xs, [m["p50"] for _, m in pts], marker="o", label=f"{layout} {target} p50")
-            p99 = [(x, m["p99"]) for x, m in pts if "p99" in m]
-            if p99:
-                lat.plot(*zip(*p99, strict=True), linestyle="--", marker="x", color=line[0].get_color())
-    extrapolated = [s["size"] for s in sizes if s.get("extrapolated")]
+            line = lat.plot(*zip(*p50, strict=True), marker="o", label=f"{layout} {target} p50")
+            color = line[0].get_color()
+            p99 = _scale_points(measured, layout, target, "p99")
+            lat.plot(*zip(*p99, strict=True), linestyle="--", marker="x", color=color)
+            guess = _scale_points(sizes, layout, target, "p50")[len(p50) - 1 :]
+            if len(guess) > 1:  # the extrapolated sizes: dotted, hollow markers
+                lat.plot(*zip(*guess, strict=True), linestyle=":", marker="o", mfc="none", color=color)
     for ax in (imp, lat):
         ax.set_xscale("log")
-        note = f" (sizes from {min(extrapolated):,} on extrapolated)" if extrapolated else ""
-        ax.set_xlabel("vectors in the collection" + note)
+        ax.set_xlabel("vectors in the collection")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
+    lat.set_yscale("log")
     imp.set_ylabel("import rate, objects/s")
-    lat.set_ylabel("query latency, ms (solid p50, dashed p99)")
+    lat.set_ylabel("query latency, ms")
+    lat.set_title("solid p50, dashed p99, dotted: extrapolated p50", fontsize=9)
+    imp.set_title("both layouts, until the vector queue is empty", fontsize=9)
     fig.suptitle("Weaviate at scale: modality filter vs one collection per modality")
     fig.tight_layout()
     fig.savefig(out / "scale.png", dpi=110)

@@ -146,7 +146,10 @@ def scale_table(scale: dict) -> list[str]:
     note = (
         f"Synthetic vectors: real embeddings plus Gaussian noise of norm {scale.get('noise_norm')} "
         "(the median nearest-neighbour distance among the real ones). Sequential queries through "
-        f"the gRPC client, k=10. The section took {scale.get('seconds')} s."
+        f"the gRPC client, k=10. The section took {scale.get('seconds')} s. Extrapolated rows (a size "
+        f"whose predicted import exceeded the budget of {scale.get('budget_s_per_size')} s): memory grows "
+        "linearly with size, p50 latency along the log-size trend of the last two measured sizes; "
+        "this does not model a filter crossing flatSearchCutoff (brute force below, HNSW above)."
     )
     return [*_table(header, rows), "", note]
 
