@@ -209,6 +209,12 @@ def trim_silence(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
     margin = 3 * hop  # keep 30 ms around the word so onsets are not clipped
     start = max(0, int(loud[0]) * hop - margin)
     end = min(wave.numel(), int(loud[-1]) * hop + frame + margin)
+    if end - start < params.n_fft:  # shorter than one spectrogram window: no word fits in it
+        raise CorruptMediaError(
+            f"the recording holds {1000 * (end - start) / params.sample_rate:.0f} ms of sound; "
+            f"at least {1000 * params.n_fft / params.sample_rate:.0f} ms are needed",
+            "audio_too_short",
+        )
     return wave[start:end]
 
 

@@ -76,3 +76,55 @@ def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def digit_image(fmt: str, size: tuple[int, int] = (60, 72)) -> bytes:
+    """The drawn 7 saved as Pillow format `fmt` (PNG, JPEG, GIF, WEBP, TIFF, BMP): a valid upload."""
+    return encode_image(digit_picture(size), fmt)
+
+
+def riff_chunk(chunk_id: bytes, body: bytes, declared: int | None = None) -> bytes:
+    """One little-endian RIFF chunk whose size field says `declared` (default: the truth)."""
+    size = len(body) if declared is None else declared
+    return chunk_id + struct.pack("<I", size) + body + b"\x00" * (len(body) & 1)
+
+
+def raw_wav(
+    channels: int = 1,
+    rate: int = 8000,
+    bits: int = 16,
+    tag: int = 1,
+    samples: bytes | None = None,
+    declared_data: int | None = None,
+    block_align: int | None = None,
+) -> bytes:
+    """A RIFF/WAVE file written field by field, so any header field can lie (0 channels, 0 Hz,
+    a data chunk claiming 2^31 samples). Default samples: 0.7 s of the tone as 16-bit PCM."""
+    if samples is None:
+        samples = (tone(8000, 0.3) * 20000).astype("<i2").tobytes()
+    align = channels * bits // 8 if block_align is None else block_align
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, (rate * align) & 0xFFFFFFFF, align & 0xFFFF, bits)
+    body = b"WAVE" + riff_chunk(b"fmt ", fmt) + riff_chunk(b"data", samples, declared_data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def id3_mp3() -> bytes:
+    """The start of an MP3 file as encoders write it: an ID3v2 tag, then MPEG-1 Layer III frames."""
+    tag = b"ID3\x04\x00\x00" + bytes([0, 0, 0, 10]) + b"TIT2\x00\x00\x00\x02\x00\x00\x037"
+    frame = b"\xff\xfb\x90\x64" + bytes(413)  # 128 kbit/s, 44.1 kHz frame header + an empty frame
+    return tag + frame * 4
+
+
+def ogg_vorbis() -> bytes:
+    """The first page of an Ogg Vorbis stream (capture pattern, identification header)."""
+    ident = b"\x01vorbis" + struct.pack("<IBIiiiBB", 0, 1, 8000, 0, 64000, 0, 0xB8, 1)
+    header = b"OggS\x00\x02" + bytes(8) + struct.pack("<III", 1, 0, 0) + bytes([1, len(ident)])
+    return header + ident
+
+
+def flac() -> bytes:
+    """A FLAC stream marker and its STREAMINFO block (8 kHz mono 16-bit), no frames."""
+    info = (
+        struct.pack(">HH", 4096, 4096) + bytes(6) + struct.pack(">Q", (8000 << 44) | (15 << 36)) + bytes(16)
+    )
+    return b"fLaC" + bytes([0x80, 0, 0, len(info)]) + info
