@@ -11,32 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from weaviate.classes.data import DataObject
 
 from indexer import store
 from indexer.store import embedded
+from tests.indexer.test_crash_safety import objects
 from tests.weaviate_server import embedded_settings, wait_closed
 
 N = 600
 RECOVERY_BOUND_S = 30.0  # issue 9: ready again within 30 s, every object there and findable
-
-
-def objects(vectors: np.ndarray) -> list[DataObject[dict[str, object], None]]:
-    return [
-        DataObject(
-            uuid=store.object_uuid("sup", "t", str(i)),
-            vector=v.tolist(),
-            properties={
-                "modality": "image" if i % 2 == 0 else "audio",
-                "label": i % 10,
-                "source": "sup",
-                "split": "t",
-                "name": str(i),
-                "model_version": "suptest0001",
-            },
-        )
-        for i, v in enumerate(vectors)
-    ]
 
 
 def wait_status(settings: store.StoreSettings, restarts: int, seen: set[str]) -> store.SupervisorStatus:
@@ -88,10 +70,10 @@ def test_a_killed_server_is_restarted_and_loses_nothing(
         assert check.objects == N and check.ok and check.problems() == []
         hit = store.search(collection, vectors[0], "image", limit=1)  # the client we held all along
         answered_after = time.monotonic() - killed
-        assert hit[0].id == str(store.object_uuid("sup", "t", "0"))
+        assert hit[0].id == str(store.object_uuid("crash", "t", "0"))
         for i in range(N):
             (hit,) = store.search(collection, vectors[i], "image" if i % 2 == 0 else "audio", limit=1)
-            assert hit.id == str(store.object_uuid("sup", "t", str(i))), i
+            assert hit.id == str(store.object_uuid("crash", "t", str(i))), i
         print(
             f"\nSIGKILL -> supervisor up {up_after:.1f}s, first search answered {answered_after:.1f}s; "
             f"vector-index check {check.seconds:.2f}s over {check.objects} objects, "
