@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import torch
 
 from models.encoders import LoadedEncoders, load_encoders
+from service.query_encoder import QueryEncoder
 from service.search_admission import SearchAdmission
 from service.settings import ServiceSettings
 from service.weaviate_breaker import WeaviateBreaker
@@ -21,10 +22,12 @@ class AppResources:
     encoders: LoadedEncoders
     weaviate: WeaviateBreaker
     searches: SearchAdmission
+    query_encoder: QueryEncoder
     weaviate_version: str | None = None  # cached by /stats on first success
     _torch_threads: int = field(default=0, repr=False)
 
     def close(self) -> None:
+        self.query_encoder.close()
         self.weaviate.close()
         if self._torch_threads:
             torch.set_num_threads(self._torch_threads)
@@ -48,4 +51,7 @@ def load_resources(settings: ServiceSettings) -> AppResources:
         "Weaviate connected" if weaviate.connected else "Weaviate not reachable, will retry",
     )
     searches = SearchAdmission(settings.max_searches_in_flight)
-    return AppResources(settings, encoders, weaviate, searches, _torch_threads=previous_threads)
+    query_encoder = QueryEncoder(encoders, settings.encode_batch_max, settings.encode_batch_wait_ms / 1000.0)
+    return AppResources(
+        settings, encoders, weaviate, searches, query_encoder, _torch_threads=previous_threads
+    )

@@ -31,6 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await resources.weaviate.aclose()
         await run_in_threadpool(resources.close)
         del app.state.resources
 

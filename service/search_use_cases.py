@@ -1,10 +1,11 @@
 """The search use-cases behind the routes: one upload, a batch of uploads, "more like this".
 
-Each goes bytes -> tensor -> embedding -> Weaviate hits -> response. Everything here blocks
-(PIL, torch, the Weaviate client) and is called from a worker thread, one hop per request,
-so the event loop only shuffles bytes.
+Each goes bytes -> tensor -> embedding -> Weaviate hits -> response. Uploads are encoded on
+the query encoder's thread (batched with concurrent ones) and searched on the event loop
+with the asyncio client; "more like this" needs no encoder and runs in a worker thread.
 """
 
+import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -12,15 +13,13 @@ from typing import Literal, TypeVar
 from uuid import UUID
 
 import numpy as np
-import torch
 from weaviate.collections import Collection
 
 from indexer import store
-from models.encoders import LoadedEncoders
-from models.media_errors import MediaError, UnsupportedMediaError
-from models.modality import MODALITIES, OTHER, Modality
-from models.preprocess import PreparedQuery, prepare
+from models.media_errors import MediaError
+from models.modality import OTHER, Modality
 from service.http_errors import item_not_found, media_status
+from service.query_encoder import EncodedQuery, QueryEncoder
 from service.schemas import (
     BatchSlot,
     ErrorBody,
@@ -35,6 +34,7 @@ from service.schemas import (
     Timings,
 )
 from service.uploads import Upload, too_large_error
+from service.weaviate_breaker import WeaviateBreaker
 
 Response = TypeVar("Response", bound=RankedResults)
 Order = Literal["nearest", "farthest"]
@@ -58,11 +58,8 @@ def resolve_target(modality: Modality, target: Target) -> ResolvedTarget:
     return OTHER[modality] if target == "auto" else target
 
 
-def _nearest(
-    collection: Collection, vector: np.ndarray, target: ResolvedTarget, params: SearchParams
-) -> list[store.Hit]:
-    return store.search(
-        collection,
+def _request(vector: np.ndarray, target: ResolvedTarget, params: SearchParams) -> store.SearchRequest:
+    return store.SearchRequest(
         vector.tolist(),
         None if target == "any" else target,
         limit=params.k,
@@ -70,6 +67,12 @@ def _nearest(
         max_distance=params.max_distance,
         order=params.order,
     )
+
+
+def _nearest(
+    collection: Collection, vector: np.ndarray, target: ResolvedTarget, params: SearchParams
+) -> list[store.Hit]:
+    return store.search_with(collection, _request(vector, target, params))
 
 
 def _ranked(
@@ -91,46 +94,35 @@ def _ranked(
     )
 
 
-def _query_info(prepared: PreparedQuery, probs: np.ndarray) -> QueryInfo:
-    """What the service made of one upload; `probs` is its row of class probabilities."""
-    label = int(probs.argmax())
+def _query_info(encoded: EncodedQuery) -> QueryInfo:
+    """What the service made of one upload."""
+    label = int(encoded.probs.argmax())
     return QueryInfo(
-        modality=prepared.modality,
-        format=prepared.format,
+        modality=encoded.modality,
+        format=encoded.format,
         predicted_label=label,
-        confidence=round(float(probs[label]), 6),
+        confidence=round(float(encoded.probs[label]), 6),
     )
 
 
-def _prepare(data: bytes, encoders: LoadedEncoders, only: Modality | None) -> PreparedQuery:
-    prepared = prepare(data, encoders.config)
-    if only is not None and prepared.modality != only:
-        raise UnsupportedMediaError(
-            f"this endpoint takes {only} files, the upload is {prepared.modality} ({prepared.format}); "
-            f"use /search/{prepared.modality} or /search"
-        )
-    return prepared
-
-
-def search_upload(
-    encoders: LoadedEncoders,
-    collection: Collection,
+async def search_upload(
+    encoder: QueryEncoder,
+    weaviate: WeaviateBreaker,
     data: bytes,
     params: SearchParams,
     started: float,
     only: Modality | None = None,
 ) -> SearchResponse:
     """One uploaded file -> its search response (raises MediaError / StoreUnavailable)."""
+    encoded = await encoder.encode(data, only)
+    target = resolve_target(encoded.modality, params.target)
     t0 = time.perf_counter()
-    prepared = _prepare(data, encoders, only)
+    hits = await weaviate.search(_request(encoded.embedding, target, params))
     t1 = time.perf_counter()
-    embeddings, probs = encoders.classify(prepared.modality, prepared.tensor.unsqueeze(0))
-    t2 = time.perf_counter()
-    target = resolve_target(prepared.modality, params.target)
-    hits = _nearest(collection, embeddings[0], target, params)
-    t3 = time.perf_counter()
-    timings = Timings(decode=_ms(t1 - t0), embed=_ms(t2 - t1), search=_ms(t3 - t2), total=_ms(t3 - started))
-    return _ranked(SearchResponse, _query_info(prepared, probs[0]), target, params, hits, timings)
+    timings = Timings(
+        decode=encoded.decode_ms, embed=encoded.embed_ms, search=_ms(t1 - t0), total=_ms(t1 - started)
+    )
+    return _ranked(SearchResponse, _query_info(encoded), target, params, hits, timings)
 
 
 def _error_slot(index: int, upload: Upload, exc: MediaError) -> BatchSlot:
@@ -142,47 +134,39 @@ def _error_slot(index: int, upload: Upload, exc: MediaError) -> BatchSlot:
     )
 
 
-def search_batch(
-    encoders: LoadedEncoders,
-    collection: Collection,
+async def search_batch(
+    encoder: QueryEncoder,
+    weaviate: WeaviateBreaker,
     uploads: list[Upload],
     params: SearchParams,
     max_bytes: int,
 ) -> list[BatchSlot]:
     """Each file searched on its own; a broken file gets an error in its slot, the rest go on.
 
-    Files of one modality are embedded in a single forward pass.
+    The files are encoded side by side, so files of one modality share forward passes.
     """
-    slots: list[BatchSlot | None] = [None] * len(uploads)
-    prepared: dict[int, PreparedQuery] = {}
-    decode_ms: dict[int, float] = {}
-    for i, upload in enumerate(uploads):
-        t0 = time.perf_counter()
+
+    async def one(index: int, upload: Upload) -> BatchSlot:
         try:
             if upload.data is None:
                 raise too_large_error(max_bytes)
-            prepared[i] = _prepare(upload.data, encoders, None)
+            encoded = await encoder.encode(upload.data)
         except MediaError as exc:
-            slots[i] = _error_slot(i, upload, exc)
-        decode_ms[i] = _ms(time.perf_counter() - t0)
-    for modality in MODALITIES:
-        members = [i for i, p in prepared.items() if p.modality == modality]
-        if not members:
-            continue
+            return _error_slot(index, upload, exc)
+        target = resolve_target(encoded.modality, params.target)
         t0 = time.perf_counter()
-        embeddings, probs = encoders.classify(modality, torch.stack([prepared[i].tensor for i in members]))
-        embed_ms = _ms((time.perf_counter() - t0) / len(members))  # per file, amortised
-        target = resolve_target(modality, params.target)
-        for row, i in enumerate(members):
-            t1 = time.perf_counter()
-            hits = _nearest(collection, embeddings[row], target, params)
-            search_ms = _ms(time.perf_counter() - t1)
-            total = round(decode_ms[i] + embed_ms + search_ms, 3)
-            timings = Timings(decode=decode_ms[i], embed=embed_ms, search=search_ms, total=total)
-            query = _query_info(prepared[i], probs[row])
-            response = _ranked(SearchResponse, query, target, params, hits, timings)
-            slots[i] = BatchSlot(index=i, filename=uploads[i].filename, status=200, result=response)
-    return [s for s in slots if s is not None]
+        hits = await weaviate.search(_request(encoded.embedding, target, params))
+        search_ms = _ms(time.perf_counter() - t0)
+        total = round(encoded.decode_ms + encoded.embed_ms + search_ms, 3)
+        timings = Timings(decode=encoded.decode_ms, embed=encoded.embed_ms, search=search_ms, total=total)
+        response = _ranked(SearchResponse, _query_info(encoded), target, params, hits, timings)
+        return BatchSlot(index=index, filename=upload.filename, status=200, result=response)
+
+    outcomes = await asyncio.gather(*(one(i, u) for i, u in enumerate(uploads)), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome  # Weaviate trouble fails the request (503), as for a single upload
+    return [o for o in outcomes if isinstance(o, BatchSlot)]
 
 
 def search_similar(

@@ -19,6 +19,11 @@ class ServiceSettings(StoreSettings):
     max_batch_files: int = Field(default=32, ge=1, le=256)  # MAX_BATCH_FILES for /search/batch
     # MAX_SEARCHES_IN_FLIGHT per worker: one more search is answered 503 + Retry-After at once
     max_searches_in_flight: int = Field(default=64, ge=1)
+    # Micro-batching: concurrent uploads of one modality share a forward pass of at most
+    # ENCODE_BATCH_MAX items; ENCODE_BATCH_WAIT_MS > 0 holds a pass open that long for company
+    # (0: never wait, a lone request runs at once).
+    encode_batch_max: int = Field(default=32, ge=1, le=1024)
+    encode_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=100.0)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"  # LOG_LEVEL
     # API_KEY: when set, every route but /healthz and the web page needs it (service/security.py)
     api_key: SecretStr | None = None

@@ -1,18 +1,21 @@
 """The service's Weaviate client behind a circuit breaker: reconnects, deadlines, fail-fast."""
 
+import asyncio
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import anyio
 import weaviate
-from weaviate.collections import Collection
+from weaviate.collections import Collection, CollectionAsync
 from weaviate.exceptions import WeaviateBaseError
 
+from indexer import store
 from indexer.store import StoreUnavailable, connect
+from indexer.store.async_connection import connect_async
 from service.settings import ServiceSettings
 
 log = logging.getLogger("service")
@@ -41,14 +44,16 @@ def tcp_endpoints(settings: ServiceSettings) -> list[tuple[str, int]]:
 
 
 async def refusal(endpoints: list[tuple[str, int]]) -> str | None:
-    """Why Weaviate cannot be reached at all (a port takes no TCP connection), or None."""
+    """Why Weaviate cannot be reached at all (a port refuses TCP connections), or None.
+
+    A probe that merely times out says "slow", not "gone" (an overloaded machine answers
+    late): that case is left to the call's deadline, so load never trips the breaker.
+    """
     for host, port in endpoints:
         try:
-            with anyio.fail_after(PROBE_TIMEOUT_S):
+            with anyio.move_on_after(PROBE_TIMEOUT_S):
                 stream = await anyio.connect_tcp(host, port)
-            await stream.aclose()
-        except TimeoutError:
-            return f"Weaviate at {host}:{port} does not accept connections within {PROBE_TIMEOUT_S:g} s"
+                await stream.aclose()
         except OSError as exc:
             return f"Weaviate at {host}:{port} refuses connections ({exc.strerror or exc})"
     return None
@@ -77,6 +82,9 @@ class WeaviateBreaker:
         self._last_error = "not connected yet"
         self._down_until = 0.0
         self._suspect = False  # a call failed: probe before the next one starts
+        self._last_ok = 0.0  # monotonic time of the last call that succeeded
+        self._async_client: weaviate.WeaviateAsyncClient | None = None
+        self._async_collection: CollectionAsync | None = None
         self._endpoints = tcp_endpoints(settings)
         self.deadline_s = max(10.0, 3 * settings.weaviate_timeout_s)
 
@@ -120,53 +128,62 @@ class WeaviateBreaker:
 
         probe=True (readiness) skips the cool-down: it is how we notice Weaviate is back.
         """
+        work = functools.partial(fn, *args)
+        # abandon_on_cancel: on a timeout or refusal, answer now and let the thread finish alone
+        return await self._guarded(lambda: anyio.to_thread.run_sync(work, abandon_on_cancel=True), probe)
+
+    async def search(self, request: store.SearchRequest) -> list[store.Hit]:
+        """One nearest-vector query on the event loop (the asyncio client holds no thread)."""
+        return await self._guarded(lambda: self._search(request), probe=False)
+
+    async def _search(self, request: store.SearchRequest) -> list[store.Hit]:
+        if self._async_client is None:
+            # The asyncio client lives on the loop; opened lazily on the first search (and again
+            # after a reconnect of the blocking client, which may have restarted the server).
+            _ = await anyio.to_thread.run_sync(lambda: self.client)
+            self._async_client = await connect_async(self._settings)
+            self._async_collection = self._async_client.collections.use(self._settings.collection)
+        assert self._async_collection is not None
+        return await store.search_async(self._async_collection, request)
+
+    async def _guarded(self, make: Callable[[], Awaitable[T]], probe: bool) -> T:
         if not probe and time.monotonic() < self._down_until:
             raise StoreUnavailable(f"Weaviate failed moments ago ({self._last_error})")
         if self._suspect and (reason := await refusal(self._endpoints)) is not None:
             self._trip(reason)
             raise StoreUnavailable(reason)
+        started = time.monotonic()
         try:
             with anyio.fail_after(self.deadline_s):
-                value = await self._watched(functools.partial(fn, *args))
+                value = await self._watched(make, started)
         except TimeoutError:
             self._trip(f"no answer within {self.deadline_s:g} s")
             raise StoreUnavailable(f"Weaviate did not answer within {self.deadline_s:g} s") from None
         except (StoreUnavailable, WeaviateBaseError) as exc:
             self._trip(str(exc))
             raise
+        self._last_ok = time.monotonic()
         if not probe:  # readiness answers even when Weaviate does not; recovered() says when it does
             self._suspect = False
         return value
 
-    async def _watched(self, work: Callable[[], T]) -> T:
-        """work() in a worker thread, abandoned as soon as a probe finds Weaviate gone."""
-        refused: list[str] = []
-        watcher = anyio.CancelScope()
+    async def _watched(self, make: Callable[[], Awaitable[T]], started: float) -> T:
+        """make()'s result; abandoned as soon as a probe finds Weaviate refusing connections.
 
-        async def watch(work_scope: anyio.CancelScope) -> None:
-            with watcher:
-                await anyio.sleep(PROBE_AFTER_S)
-                while (reason := await refusal(self._endpoints)) is None:
-                    await anyio.sleep(PROBE_EVERY_S)
-                refused.append(reason)
-                work_scope.cancel()
-
-        done: list[T] = []
-        failed: list[Exception] = []
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch, tg.cancel_scope)
-            try:
-                # abandon_on_cancel: answer now and let the thread finish on its own
-                done.append(await anyio.to_thread.run_sync(work, abandon_on_cancel=True))
-            except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped by the task group
-                failed.append(exc)
-            finally:
-                watcher.cancel()
-        if failed:
-            raise failed[0]
-        if done:
-            return done[0]
-        raise StoreUnavailable(refused[0])  # the watch found Weaviate gone and cancelled the work
+        Most calls end within PROBE_AFTER_S and cost no probe. A slower one probes only while
+        no other call has succeeded since it started: under load calls keep succeeding, so a
+        busy server is never probed, and one that is gone is noticed within FAIL_FAST_S.
+        """
+        task = asyncio.ensure_future(make())
+        try:
+            done, _ = await asyncio.wait({task}, timeout=PROBE_AFTER_S)
+            while not done:
+                if self._last_ok < started and (reason := await refusal(self._endpoints)) is not None:
+                    raise StoreUnavailable(reason)
+                done, _ = await asyncio.wait({task}, timeout=PROBE_EVERY_S)
+            return task.result()
+        finally:
+            task.cancel()  # no-op when done; otherwise abandon it (deadline, refusal, cancellation)
 
     def recovered(self) -> None:
         """Readiness saw Weaviate whole again: stop failing fast."""
@@ -181,6 +198,12 @@ class WeaviateBreaker:
     @property
     def connected(self) -> bool:
         return self._client is not None
+
+    async def aclose(self) -> None:
+        """Close the asyncio client (on the loop that opened it); then `close()` the rest."""
+        client, self._async_client, self._async_collection = self._async_client, None, None
+        if client is not None:
+            await client.close()
 
     def close(self) -> None:
         with self._lock:

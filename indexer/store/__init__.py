@@ -15,6 +15,7 @@ from indexer.store.queries import (
     METADATA_PROPERTIES,
     Hit,
     Item,
+    SearchRequest,
     counts,
     get_item,
     get_media,
@@ -22,6 +23,8 @@ from indexer.store.queries import (
     index_problems,
     model_versions,
     search,
+    search_async,
+    search_with,
 )
 from indexer.store.schema import NAMESPACE, create_collection, ensure_collection, object_uuid
 from indexer.store.settings import StoreSettings
@@ -50,6 +53,9 @@ __all__ = [
     "model_versions",
     "object_uuid",
     "search",
+    "search_async",
+    "search_with",
+    "SearchRequest",
     "server_pid",
     "supervisor_status",
     "wait_indexed",

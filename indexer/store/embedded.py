@@ -143,6 +143,11 @@ def _wait_ready(client: weaviate.WeaviateClient, deadline: float) -> None:
         time.sleep(0.1)
 
 
+def local_key(settings: StoreSettings) -> str:
+    """The API key clients of the embedded server use (see _local_key)."""
+    return _local_key(settings, data_dir_of(settings))
+
+
 def _local_key(settings: StoreSettings, data_dir: Path) -> str:
     """WEAVIATE_API_KEY, or a random key kept (mode 0600) next to the data of the embedded server."""
     if settings.weaviate_api_key is not None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter, MetadataQuery
-from weaviate.collections import Collection
+from weaviate.collections import Collection, CollectionAsync
 from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store.errors import StoreUnavailable
@@ -52,17 +52,9 @@ def _item(obj: Any) -> Item:
     )
 
 
-def search(
-    collection: Collection,
-    vector: Sequence[float],
-    target: Modality | None,
-    limit: int,
-    offset: int = 0,
-    max_distance: float | None = None,
-    order: Literal["nearest", "farthest"] = "nearest",
-) -> list[Hit]:
-    """Nearest (or, order="farthest", most dissimilar) neighbours of `vector`, optionally only of
-    one modality, in a stable order.
+@dataclass(frozen=True)
+class SearchRequest:
+    """One nearest-vector query, as both the blocking and the asyncio client send it.
 
     Exact and stably paged at this index size: every query carries a modality filter (for
     "any" one that matches both), and Weaviate answers filtered queries matching fewer than
@@ -75,29 +67,76 @@ def search(
     nearest to -q (d(-q, x) = 2 - d(q, x)), so the same index answers; distances are reported
     from q. max_distance (an upper bound from q) does not combine with it.
     """
-    farthest = order == "farthest"
-    if farthest and max_distance is not None:
-        raise ValueError("max_distance applies to the nearest order only")
-    slack = 8  # ties straddling the page end are ordered by id, not by arrival
-    try:
-        res = collection.query.near_vector(
-            near_vector=[-float(x) if farthest else float(x) for x in vector],
-            limit=offset + limit + slack,
-            distance=max_distance,
-            filters=(
-                Filter.by_property("modality").equal(target)
-                if target
+
+    vector: Sequence[float]
+    target: Modality | None  # None: both modalities
+    limit: int
+    offset: int = 0
+    max_distance: float | None = None
+    order: Literal["nearest", "farthest"] = "nearest"
+
+    SLACK = 8  # ties straddling the page end are ordered by id, not by arrival
+
+    def __post_init__(self) -> None:
+        if self.order == "farthest" and self.max_distance is not None:
+            raise ValueError("max_distance applies to the nearest order only")
+
+    def arguments(self) -> dict[str, Any]:
+        """Keyword arguments of `collection.query.near_vector` (blocking and asyncio alike)."""
+        farthest = self.order == "farthest"
+        return {
+            "near_vector": [-float(x) if farthest else float(x) for x in self.vector],
+            "limit": self.offset + self.limit + self.SLACK,
+            "distance": self.max_distance,
+            "filters": (
+                Filter.by_property("modality").equal(self.target)
+                if self.target
                 else Filter.by_property("modality").contains_any(["image", "audio"])
             ),
-            return_properties=METADATA_PROPERTIES,
-            return_metadata=MetadataQuery(distance=True),
-        )
+            "return_properties": METADATA_PROPERTIES,
+            "return_metadata": MetadataQuery(distance=True),
+        }
+
+    def page(self, objects: Sequence[Any]) -> list[Hit]:
+        """The answer's objects -> this request's page of hits, in (distance, id) order."""
+        hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in objects]
+        hits.sort(key=lambda h: (h.distance, h.id))  # farthest: ascending from -q = descending from q
+        page = hits[self.offset : self.offset + self.limit]
+        if self.order == "farthest":
+            return [dataclasses.replace(h, distance=2.0 - h.distance) for h in page]
+        return page
+
+
+def search(
+    collection: Collection,
+    vector: Sequence[float],
+    target: Modality | None,
+    limit: int,
+    offset: int = 0,
+    max_distance: float | None = None,
+    order: Literal["nearest", "farthest"] = "nearest",
+) -> list[Hit]:
+    """Nearest (or, order="farthest", most dissimilar) neighbours of `vector`, optionally only of
+    one modality, in a stable order (see SearchRequest)."""
+    return search_with(collection, SearchRequest(vector, target, limit, offset, max_distance, order))
+
+
+def search_with(collection: Collection, request: SearchRequest) -> list[Hit]:
+    """Run a prepared SearchRequest through the blocking client."""
+    try:
+        res = collection.query.near_vector(**request.arguments())
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"search failed: {exc}") from exc
-    hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in res.objects]
-    hits.sort(key=lambda h: (h.distance, h.id))  # farthest: ascending from -q = descending from q
-    page = hits[offset : offset + limit]
-    return [dataclasses.replace(h, distance=2.0 - h.distance) for h in page] if farthest else page
+    return request.page(res.objects)
+
+
+async def search_async(collection: CollectionAsync, request: SearchRequest) -> list[Hit]:
+    """`search` through weaviate-client's asyncio API: no thread is held while Weaviate works."""
+    try:
+        res = await collection.query.near_vector(**request.arguments())
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"search failed: {exc}") from exc
+    return request.page(res.objects)
 
 
 def _fetch(collection: Collection, id: str | uuid.UUID, **kwargs: Any) -> Any:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from models.encoders import LoadedEncoders
 from service.app_resources import AppResources
+from service.query_encoder import QueryEncoder
 from service.settings import ServiceSettings
 from service.weaviate_breaker import WeaviateBreaker
 
@@ -28,6 +29,10 @@ async def get_settings(resources: ResourcesDep) -> ServiceSettings:
 
 async def get_encoders(resources: ResourcesDep) -> LoadedEncoders:
     return resources.encoders
+
+
+async def get_query_encoder(resources: ResourcesDep) -> QueryEncoder:
+    return resources.query_encoder
 
 
 async def get_weaviate(resources: ResourcesDep) -> WeaviateBreaker:
@@ -48,4 +53,5 @@ SearchSlot = Depends(search_slot)
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
+QueryEncoderDep = Annotated[QueryEncoder, Depends(get_query_encoder)]
 WeaviateDep = Annotated[WeaviateBreaker, Depends(get_weaviate)]

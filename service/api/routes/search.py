@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from models.modality import Modality
 from service import search_use_cases
-from service.api.deps import EncodersDep, SearchSlot, SettingsDep, WeaviateDep
+from service.api.deps import QueryEncoderDep, SearchSlot, SettingsDep, WeaviateDep
 from service.http_errors import ApiError
 from service.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
 from service.search_use_cases import Order, SearchParams
@@ -48,16 +48,13 @@ def single_upload_route(only: Modality | None) -> Callable[..., Awaitable[Search
     async def search_one_upload(
         request: Request,
         params: SearchParamsDep,
-        encoders: EncodersDep,
+        encoder: QueryEncoderDep,
         weaviate: WeaviateDep,
         settings: SettingsDep,
     ) -> SearchResponse:
         started = time.perf_counter()
         data = await read_single_upload(request, settings.max_upload_bytes)
-        # weaviate.collection inside the worker: it may have to reconnect, which blocks
-        return await weaviate.call(
-            lambda: search_use_cases.search_upload(encoders, weaviate.collection, data, params, started, only)
-        )
+        return await search_use_cases.search_upload(encoder, weaviate, data, params, started, only)
 
     return search_one_upload
 
@@ -105,7 +102,7 @@ for path, name, only, description in SINGLE_UPLOAD_ROUTES:
 async def search_batch(
     request: Request,
     params: SearchParamsDep,
-    encoders: EncodersDep,
+    encoder: QueryEncoderDep,
     weaviate: WeaviateDep,
     settings: SettingsDep,
 ) -> BatchResponse:
@@ -116,10 +113,6 @@ async def search_batch(
     )
     if not uploads:
         raise ApiError(422, "missing_file", "no files uploaded: send them in the multipart field 'files'")
-    slots = await weaviate.call(
-        lambda: search_use_cases.search_batch(
-            encoders, weaviate.collection, uploads, params, settings.max_upload_bytes
-        )
-    )
+    slots = await search_use_cases.search_batch(encoder, weaviate, uploads, params, settings.max_upload_bytes)
     total = round((time.perf_counter() - started) * 1000.0, 3)
     return BatchResponse(k=params.k, target=params.target, results=slots, timings_ms={"total": total})
