@@ -76,7 +76,7 @@ def main() -> int:
         )
         return 2
     try:
-        client = store.connect(settings)
+        client = store.connect(settings, supervised=True)
     except store.StoreUnavailable as exc:
         log.error("Weaviate unavailable: %s", exc)
         return 2

@@ -96,7 +96,7 @@ class WeaviateBreaker:
     def _connect_locked(self) -> None:
         self._next_try = time.monotonic() + RECONNECT_EVERY_S
         try:
-            client = connect(self._settings)
+            client = connect(self._settings, supervised=True)  # restarts an embedded server that dies
         except StoreUnavailable as exc:
             self._last_error = str(exc)
             log.warning("Weaviate not reachable yet: %s", exc)

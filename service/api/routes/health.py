@@ -23,6 +23,12 @@ def _readiness(resources: AppResources) -> ReadyResponse:
     """Weaviate answers and the collection is current for the loaded model (store.index_problems)."""
     checks = {"encoders": True, "weaviate": False, "collection": False, "model_version": False}
     reasons: list[str] = []
+    supervised = store.supervisor_status(resources.settings)
+    if supervised is not None and not supervised.up:
+        # the embedded server is being restarted, or its vector index verified and repaired
+        return ReadyResponse(
+            status="not_ready", checks=checks, reasons=[f"embedded Weaviate: {supervised.state}"]
+        )
     try:
         client = resources.weaviate.client
         checks["weaviate"] = bool(client.is_ready())
