@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import torch
 
 from models.encoders import LoadedEncoders, load_encoders
+from service.observability import Metrics
 from service.query_encoder import QueryEncoder
 from service.search_admission import SearchAdmission
 from service.settings import ServiceSettings
@@ -33,7 +34,7 @@ class AppResources:
             torch.set_num_threads(self._torch_threads)
 
 
-def load_resources(settings: ServiceSettings) -> AppResources:
+def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
     """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
     encoders = load_encoders(settings.checkpoint, settings.device)
     previous_threads = 0
@@ -51,7 +52,9 @@ def load_resources(settings: ServiceSettings) -> AppResources:
         "Weaviate connected" if weaviate.connected else "Weaviate not reachable, will retry",
     )
     searches = SearchAdmission(settings.max_searches_in_flight)
-    query_encoder = QueryEncoder(encoders, settings.encode_batch_max, settings.encode_batch_wait_ms / 1000.0)
+    query_encoder = QueryEncoder(
+        encoders, settings.encode_batch_max, settings.encode_batch_wait_ms / 1000.0, metrics.encode_batch_size
+    )
     return AppResources(
         settings, encoders, weaviate, searches, query_encoder, _torch_threads=previous_threads
     )

@@ -26,7 +26,7 @@ in Weaviate. Every error is `{"error": {"code": ..., "message": ...}}`.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    resources = await run_in_threadpool(load_resources, app.state.settings)
+    resources = await run_in_threadpool(load_resources, app.state.settings, app.state.metrics)
     app.state.resources = resources
     try:
         yield

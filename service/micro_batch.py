@@ -40,6 +40,7 @@ class MicroBatcher(Generic[Item, Result]):
         max_batch: int,
         max_wait_s: float = 0.0,
         name: str = "batch",
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._run_batch = run_batch
         self.max_batch = max_batch
@@ -47,8 +48,9 @@ class MicroBatcher(Generic[Item, Result]):
         self._queue: list[_Pending[Item, Result]] = []
         self._busy = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self.batches = 0  # passes run, and items embedded: for /metrics and the bench
+        self.batches = 0  # passes run, and items they carried
         self.items = 0
+        self._on_batch = on_batch  # told each pass's size (for /metrics)
 
     async def submit(self, item: Item) -> Result:
         loop = asyncio.get_running_loop()
@@ -74,6 +76,8 @@ class MicroBatcher(Generic[Item, Result]):
                 )
                 self.batches += 1
                 self.items += len(live)
+                if self._on_batch is not None:
+                    self._on_batch(len(live))
                 for pending, (ok, value) in zip(live, outcomes, strict=True):
                     if pending.future.done():
                         continue

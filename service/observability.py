@@ -38,6 +38,13 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.encode_batch_size = Histogram(
+            "digitbridge_encode_batch_size",
+            "Uploads embedded per forward pass (micro-batching), by modality",
+            ("modality",),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=self.registry,
+        )
 
 
 def _route_template(scope: Scope) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from prometheus_client import Histogram
 
 from models.encoders import LoadedEncoders
 from models.media_errors import MediaError, UnsupportedMediaError
@@ -37,11 +38,21 @@ def _ms(seconds: float) -> float:
 
 
 class QueryEncoder:
-    def __init__(self, encoders: LoadedEncoders, max_batch: int, max_wait_s: float) -> None:
+    def __init__(
+        self,
+        encoders: LoadedEncoders,
+        max_batch: int,
+        max_wait_s: float,
+        batch_sizes: Histogram | None = None,  # observes each forward pass's size, per modality
+    ) -> None:
         self.encoders = encoders
         self.batchers = {
             modality: MicroBatcher(
-                functools.partial(self._encode_batch, modality), max_batch, max_wait_s, f"encode-{modality}"
+                functools.partial(self._encode_batch, modality),
+                max_batch,
+                max_wait_s,
+                f"encode-{modality}",
+                on_batch=batch_sizes.labels(modality).observe if batch_sizes is not None else None,
             )
             for modality in MODALITIES
         }
