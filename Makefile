@@ -6,7 +6,7 @@ LOCK_HASH := $(shell sha256sum requirements.lock | cut -c1-16)
 VENV ?= $(HOME)/.cache/digitbridge/venv-$(LOCK_HASH)
 PY := $(VENV)/bin/python
 
-.PHONY: venv system-deps go weaviate deploy-tools run test evaluate index train lint
+.PHONY: venv system-deps go weaviate deploy-tools run test evaluate index train lint bench
 
 venv: $(VENV)/.ok
 # No prerequisite on the lock's mtime: the venv's path already carries the lock's hash
@@ -51,4 +51,9 @@ test: venv system-deps weaviate deploy-tools
 	$(PY) -m pytest
 
 lint: venv
-	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models indexer service
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models indexer service bench
+
+# Speed and memory (BENCHMARKS.md): its own Weaviate + service + hey; ~25-40 min.
+# BENCH_ARGS e.g. "--quick" (a smoke run) or "--only http --concurrency 1,32".
+bench: venv weaviate
+	$(PY) -m bench $(BENCH_ARGS)
