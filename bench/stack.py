@@ -142,6 +142,13 @@ def service_env(settings: IndexerSettings, port: int, extra: dict[str, str]) -> 
         PORT=str(port),
         PYTHONPATH=str(ROOT),
     )
+    if int(extra.get("WORKERS", "1")) > 1:
+        # Several uvicorn workers cannot each own the embedded server: they reach ours as a
+        # remote one (WEAVIATE_URL), as a deployment with WORKERS > 1 must.
+        env.update(
+            WEAVIATE_URL=f"http://127.0.0.1:{settings.weaviate_port}",
+            WEAVIATE_API_KEY=weaviate_api_key(settings),
+        )
     env.update(extra)
     return env
 
