@@ -183,10 +183,19 @@ def decode_audio(data: bytes, params: AudioParams) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(samples.mean(axis=0)), rate
 
 
+RATE_STEP = 25  # Hz; every standard rate (8, 11.025, 16, 22.05, 44.1, 48, 96 kHz) is a multiple
+
+
 def to_model_rate(wave: torch.Tensor, rate: int, params: AudioParams) -> torch.Tensor:
     if rate == params.sample_rate:
         return wave
-    return torchaudio.functional.resample(wave, rate, params.sample_rate)
+    # The sinc resampler's kernel holds (model rate / g) x (rate / g) taps, g = gcd of the two:
+    # for 44,101 Hz (g = 1) that is 8,000 x 44,101 floats, gigabytes and a minute of CPU from a
+    # 100 kB upload. An odd rate is read as the nearest multiple of RATE_STEP (a pitch change
+    # under 0.4% at the slowest accepted rate), which keeps g >= 25 when the model rate is a
+    # multiple of 25 (8 kHz is): at most 320 x 7,680 taps.
+    usable = max(RATE_STEP, round(rate / RATE_STEP) * RATE_STEP)
+    return torchaudio.functional.resample(wave, usable, params.sample_rate)
 
 
 def wave_at_model_rate(data: bytes, params: AudioParams) -> torch.Tensor:
