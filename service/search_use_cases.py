@@ -13,7 +13,6 @@ from typing import Literal, TypeVar
 from uuid import UUID
 
 import numpy as np
-from weaviate.collections import Collection
 
 from indexer import store
 from models.media_errors import MediaError
@@ -67,12 +66,6 @@ def _request(vector: np.ndarray, target: ResolvedTarget, params: SearchParams) -
         max_distance=params.max_distance,
         order=params.order,
     )
-
-
-def _nearest(
-    collection: Collection, vector: np.ndarray, target: ResolvedTarget, params: SearchParams
-) -> list[store.Hit]:
-    return store.search_with(collection, _request(vector, target, params))
 
 
 def _ranked(
@@ -169,15 +162,15 @@ async def search_batch(
     return [o for o in outcomes if isinstance(o, BatchSlot)]
 
 
-def search_similar(
-    collection: Collection, item_id: UUID, params: SearchParams, started: float
+async def search_similar(
+    weaviate: WeaviateBreaker, item_id: UUID, params: SearchParams, started: float
 ) -> SimilarResponse:
     """More like this: search from an indexed item's stored vector, leaving the item out."""
     t0 = time.perf_counter()
-    item = store.get_item(collection, item_id)
-    vector = store.get_vector(collection, item_id) if item is not None else None
-    if item is None or vector is None:
+    found = await weaviate.run_async(lambda c: store.get_item_and_vector_async(c, item_id))
+    if found is None:
         raise item_not_found(item_id)
+    item, vector = found
     target = resolve_target(item.modality, params.target)
     own = str(item_id)
     query_vector = np.asarray(vector, dtype=np.float32)
@@ -186,7 +179,7 @@ def search_similar(
         # extra and drop it; on later pages it lies before the window, so the window
         # starts one further on.
         wider = dataclasses.replace(params, k=params.k + 1)
-        hits = _nearest(collection, query_vector, target, wider)
+        hits = await weaviate.search(_request(query_vector, target, wider))
         if any(h.id == own for h in hits):
             hits = [h for h in hits if h.id != own]
         elif params.offset > 0:
@@ -194,7 +187,7 @@ def search_similar(
         hits = hits[: params.k]
     else:
         # farthest: the item itself (distance 0) could only close the very last page
-        hits = [h for h in _nearest(collection, query_vector, target, params) if h.id != own]
+        hits = [h for h in await weaviate.search(_request(query_vector, target, params)) if h.id != own]
     t2 = time.perf_counter()
     timings = Timings(decode=0.0, embed=0.0, search=_ms(t2 - t0), total=_ms(t2 - started))
     query = ItemQueryInfo.model_validate(item)

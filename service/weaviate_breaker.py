@@ -134,9 +134,13 @@ class WeaviateBreaker:
 
     async def search(self, request: store.SearchRequest) -> list[store.Hit]:
         """One nearest-vector query on the event loop (the asyncio client holds no thread)."""
-        return await self._guarded(lambda: self._search(request), probe=False)
+        return await self.run_async(lambda collection: store.search_async(collection, request))
 
-    async def _search(self, request: store.SearchRequest) -> list[store.Hit]:
+    async def run_async(self, fn: Callable[[CollectionAsync], Awaitable[T]]) -> T:
+        """fn(the collection, asyncio client) on the event loop, under the deadline and fail-fast."""
+        return await self._guarded(lambda: self._with_async_collection(fn), probe=False)
+
+    async def _with_async_collection(self, fn: Callable[[CollectionAsync], Awaitable[T]]) -> T:
         if self._async_client is None:
             # The asyncio client lives on the loop; opened lazily on the first search (and again
             # after a reconnect of the blocking client, which may have restarted the server).
@@ -144,7 +148,7 @@ class WeaviateBreaker:
             self._async_client = await connect_async(self._settings)
             self._async_collection = self._async_client.collections.use(self._settings.collection)
         assert self._async_collection is not None
-        return await store.search_async(self._async_collection, request)
+        return await fn(self._async_collection)
 
     async def _guarded(self, make: Callable[[], Awaitable[T]], probe: bool) -> T:
         if not probe and time.monotonic() < self._down_until:

@@ -139,15 +139,26 @@ async def search_async(collection: CollectionAsync, request: SearchRequest) -> l
     return request.page(res.objects)
 
 
-def _fetch(collection: Collection, id: str | uuid.UUID, **kwargs: Any) -> Any:
+def _uuid(id: str | uuid.UUID) -> uuid.UUID | None:
     try:
-        uid = uuid.UUID(str(id))
+        return uuid.UUID(str(id))
     except ValueError:
         return None  # not a UUID: cannot be one of ours
+
+
+def _fetch(collection: Collection, id: str | uuid.UUID, **kwargs: Any) -> Any:
+    uid = _uuid(id)
+    if uid is None:
+        return None
     try:
         return collection.query.fetch_object_by_id(uid, **kwargs)
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"fetching {uid} failed: {exc}") from exc
+
+
+def _vector(obj: Any) -> list[float]:
+    vec = obj.vector["default"] if isinstance(obj.vector, dict) else obj.vector
+    return [float(x) for x in vec]
 
 
 def get_item(collection: Collection, id: str | uuid.UUID) -> Item | None:
@@ -165,10 +176,23 @@ def get_media(collection: Collection, id: str | uuid.UUID) -> bytes | None:
 
 def get_vector(collection: Collection, id: str | uuid.UUID) -> list[float] | None:
     obj = _fetch(collection, id, return_properties=[], include_vector=True)
-    if obj is None:
+    return None if obj is None else _vector(obj)
+
+
+async def get_item_and_vector_async(
+    collection: CollectionAsync, id: str | uuid.UUID
+) -> tuple[Item, list[float]] | None:
+    """An item's metadata and its vector in one round trip (asyncio client): "more like this"."""
+    uid = _uuid(id)
+    if uid is None:
         return None
-    vec = obj.vector["default"] if isinstance(obj.vector, dict) else obj.vector
-    return [float(x) for x in vec]
+    try:
+        obj = await collection.query.fetch_object_by_id(
+            uid, return_properties=METADATA_PROPERTIES, include_vector=True
+        )
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"fetching {uid} failed: {exc}") from exc
+    return None if obj is None else (_item(obj), _vector(obj))
 
 
 def counts(collection: Collection) -> dict[str, dict[int, int]]:

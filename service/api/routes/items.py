@@ -70,6 +70,4 @@ async def get_media(
 async def similar(item_id: ItemId, params: SearchParamsDep, weaviate: WeaviateDep) -> SimilarResponse:
     """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""
     started = time.perf_counter()
-    return await weaviate.call(
-        lambda: search_use_cases.search_similar(weaviate.collection, item_id, params, started)
-    )
+    return await search_use_cases.search_similar(weaviate, item_id, params, started)
