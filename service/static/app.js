@@ -1,52 +1,27 @@
 // DigitBridge page: wires the inputs (pad, file, microphone) to the search API, at most one
 // request in flight (a newer query waits and replaces any older waiting one).
+import { api, ApiError, loadMedia, releaseMedia } from "/static/api.js";
+import { KeyPrompt } from "/static/keyprompt.js";
 import { EmbeddingMapView, DIGIT_COLOURS } from "/static/map.js";
 import { DrawingPad } from "/static/pad.js";
+import { Readiness } from "/static/readiness.js";
 import { Recorder } from "/static/recorder.js";
 
 const DRAW_DEBOUNCE_MS = 120; // while the pen moves: one search per pause this long (or per frame budget)
-const READY_POLL_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 const ui = {
   status: $("status"), k: $("k"), target: $("target"), farthest: $("farthest"),
   prev: $("prev"), next: $("next"), page: $("page"), results: $("results"), note: $("results-note"),
   file: $("file"), drop: $("drop"), fileName: $("file-name"), record: $("record"), micState: $("mic-state"),
+  searchState: $("search-state"),
 };
 const errors = {
   draw: $("draw-error"), file: $("file-error"), mic: $("mic-error"),
   controls: $("controls-error"), similar: $("results-error"), map: $("map-error"),
 };
 
-// ---------------------------------------------------------------- errors in plain words
-function plainError(status, body) {
-  const message = body && body.error ? body.error.message : "";
-  switch (status) {
-    case 400: return `The service could not use this input: ${message}`;
-    case 404: return "That item is no longer in the index.";
-    case 413: return `The file is too large. ${message}`;
-    case 415: return `This file type is not supported. ${message}`;
-    case 422: return `Check the options: ${message}`;
-    case 503: return "The search service is not available right now; try again in a few seconds.";
-    default: return `Something went wrong (HTTP ${status}). ${message}`;
-  }
-}
-
-class ApiError extends Error {}
-
-async function api(path, options = {}) {
-  let response;
-  try {
-    response = await fetch(path, options);
-  } catch {
-    throw new ApiError("Could not reach the service. Is it running?");
-  }
-  let body = null;
-  try { body = await response.json(); } catch { body = null; }
-  if (!response.ok) throw new ApiError(plainError(response.status, body));
-  return body;
-}
-
+// ---------------------------------------------------------------- errors next to their control
 function showError(where, message) {
   for (const el of Object.values(errors)) if (el !== errors.map) el.textContent = "";
   if (where) errors[where].textContent = message;
@@ -83,6 +58,7 @@ async function pump() {
     } catch (err) {
       if (!(err instanceof ApiError)) console.error(err);
       showError(q.source, err.message);
+      if (err.status === 503) readiness.check(); // the banner catches up at once
     }
   }
   inFlight = false;
@@ -138,6 +114,7 @@ function render(q, body, k) {
   $("u-timings").textContent =
     `decode ${t.decode.toFixed(1)} ms · embed ${t.embed.toFixed(1)} ms · search ${t.search.toFixed(1)} ms · total ${t.total.toFixed(1)} ms`;
 
+  releaseMedia();
   ui.results.replaceChildren(...body.results.map(resultCard));
   const order = ui.farthest.checked ? "most dissimilar" : "closest";
   ui.note.textContent = body.results.length
@@ -169,7 +146,9 @@ function resultCard(r) {
     media.preload = "none";
     media.setAttribute("aria-label", `recording of ${r.label}${r.speaker ? ` by ${r.speaker}` : ""}`);
   }
-  media.src = r.media_url;
+  loadMedia(media, r.media_url).catch((err) => {
+    errors.similar.textContent = `A result's ${r.modality === "image" ? "image" : "recording"} could not be loaded. ${err.message}`;
+  });
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.textContent = `${r.speaker ? `${r.speaker} · ` : ""}distance ${r.distance.toFixed(3)}`;
@@ -322,25 +301,13 @@ ui.farthest.addEventListener("change", () => { offset = 0; rerun(); });
 ui.prev.addEventListener("click", () => { offset = Math.max(0, offset - params().k); rerun(); });
 ui.next.addEventListener("click", () => { offset += params().k; rerun(); });
 
-// ---------------------------------------------------------------- readiness
-let wasReady = false;
-async function checkReady() {
-  let ready = false;
-  let reasons = [];
-  try {
-    const response = await fetch("/readyz", { cache: "no-store" });
-    const body = await response.json();
-    ready = response.ok && body.status === "ready";
-    reasons = body.reasons || [];
-  } catch {
-    reasons = ["the service does not answer"];
-  }
-  ui.status.dataset.state = ready ? "ready" : "not-ready";
-  ui.status.textContent = ready
-    ? "Service ready."
-    : `Service not ready: ${reasons.join("; ") || "unknown reason"}. Searches will fail until it is.`;
-  if (ready && !wasReady) loadMap();
-  wasReady = ready;
-  setTimeout(checkReady, ready ? READY_POLL_MS * 6 : READY_POLL_MS);
-}
-checkReady();
+// ---------------------------------------------------------------- readiness and the API key
+const readiness = new Readiness(ui.status, ui.searchState, { onReady: loadMap });
+new KeyPrompt($("key-form"), {
+  onKey: () => {
+    showError(null);
+    readiness.check();
+    rerun();
+  },
+});
+readiness.check();

@@ -4,98 +4,37 @@ Each test opens the page fresh, checks what a user would see, and saves a screen
 that state under tests/browser/artifacts/.
 """
 
-import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, MIC_DIGIT
+from tests.browser.conftest import MIC_DIGIT
+from tests.browser.helpers import (
+    TIMEOUT_MS,
+    draw,
+    one_stroke,
+    poll,
+    result_labels,
+    searches,
+    shot,
+    wait_searches,
+    watched_page,
+    zero_stroke,
+)
 from tests.service.helpers import LiveServer
 
 pytestmark = pytest.mark.browser
-TIMEOUT_MS = 20_000
 
 
 @pytest.fixture
 def page(chromium, live_server: LiveServer) -> Iterator[object]:
     """The page, loaded and ready; any console error or CSP violation fails the test."""
-    page = chromium.new_page()
-    problems: list[str] = []
-    # the browser logs every 4xx; the page answers those in words (asserted per test)
-    expected = "Failed to load resource: the server responded with a status of 4"
-    page.on(
-        "console", lambda m: problems.append(m.text) if m.type == "error" and expected not in m.text else None
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(live_server.url + "/")
-    page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
-    page.wait_for_selector("#map[data-points]", timeout=TIMEOUT_MS)
-    yield page
-    page.close()
-    assert problems == [], problems
-
-
-def shot(page, name: str) -> Path:
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def searches(page) -> int:
-    return int(page.eval_on_selector("body", "b => b.dataset.searchCount"))
-
-
-def poll(page, check, what: str) -> None:
-    """Wait for check() from Python: the page's CSP (rightly) forbids the eval behind
-    Playwright's wait_for_function."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        page.wait_for_timeout(50)
-
-
-def wait_searches(page, more_than: int) -> None:
-    def done() -> bool:
-        busy = page.eval_on_selector("body", "b => b.dataset.busy")
-        return searches(page) > more_than and busy == "false"
-
-    poll(page, done, f"search number {more_than + 1}")
-
-
-def result_labels(page) -> list[tuple[str, int]]:
-    return [
-        (el.get_attribute("data-modality"), int(el.get_attribute("data-label")))
-        for el in page.query_selector_all("#results li.result")
-    ]
-
-
-def draw(page, points: list[tuple[float, float]], pause_ms: int = 0) -> None:
-    """One stroke through `points` (fractions of the pad), with the mouse."""
-    box = page.locator("#pad").bounding_box()
-
-    def at(p: tuple[float, float]) -> tuple[float, float]:
-        return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
-
-    page.mouse.move(*at(points[0]))
-    page.mouse.down()
-    for p in points[1:]:
-        page.mouse.move(*at(p), steps=2)
-        if pause_ms:
-            page.wait_for_timeout(pause_ms)
-    page.mouse.up()
-
-
-def one_stroke() -> list[tuple[float, float]]:
-    return [(0.5, 0.15 + 0.7 * i / 20) for i in range(21)]
-
-
-def zero_stroke() -> list[tuple[float, float]]:
-    return [
-        (0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t))
-        for t in (i * 2 * math.pi / 40 for i in range(42))
-    ]
+    with watched_page(chromium) as page:
+        page.goto(live_server.url + "/")
+        page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#map[data-points]", timeout=TIMEOUT_MS)
+        yield page
 
 
 def test_drawing_finds_spoken_digits_live(page) -> None:

@@ -1,21 +1,34 @@
-"""GET /docs: Swagger UI, under a Content-Security-Policy that admits exactly what the page loads.
+"""GET /docs: Swagger UI, served whole from this service, under a policy allowing only itself.
 
-FastAPI's page pulls its script and style from a CDN and starts them with one inline
-script; the policy names the CDN and that script's hash instead of allowing any inline code.
+Swagger UI's script and style come from the `fastapi-offline` package (its swagger-ui-dist 5
+files), not from a CDN: the docs work offline and load nothing from elsewhere. They are served
+under /static/swagger-ui/ (public like the page's own files). FastAPI's page starts them with
+one inline script; the policy names that script's hash instead of allowing any inline code.
 """
 
 import base64
 import hashlib
 import re
+from functools import cache
+from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 router = APIRouter(include_in_schema=False)
 
-CDN = "https://cdn.jsdelivr.net"  # swagger-ui-dist's script and style
-FAVICON_ORIGIN = "https://fastapi.tiangolo.com"
+ASSETS_URL = "/static/swagger-ui"
+ASSET_TYPES = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css"}
+FAVICON_URL = "/static/favicon.svg"  # the page's own icon (service/static)
+
+
+@cache
+def assets_dir() -> Path:
+    """Where the installed package keeps swagger-ui-dist's files (imported on first use only)."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).resolve().parent / "static"
 
 
 def inline_script_hashes(html: str) -> list[str]:
@@ -29,11 +42,28 @@ def inline_script_hashes(html: str) -> list[str]:
 @router.get("/docs")
 async def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
-    html = bytes(get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI").body)
-    page = html.decode()
+    html = get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} - Swagger UI",
+        swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+        swagger_favicon_url=FAVICON_URL,
+    )
+    page = bytes(html.body).decode()
+    # img-src data: for the icons swagger-ui.css embeds as data: URLs (nothing is fetched)
     csp = (
-        f"default-src 'self'; script-src 'self' {CDN} {' '.join(inline_script_hashes(page))}; "
-        f"style-src 'self' {CDN}; img-src 'self' data: {FAVICON_ORIGIN}; connect-src 'self'; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        f"default-src 'self'; script-src 'self' {' '.join(inline_script_hashes(page))}; "
+        "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
     return HTMLResponse(page, headers={"Content-Security-Policy": csp})
+
+
+@router.get(f"{ASSETS_URL}/{{name}}")
+async def swagger_ui_asset(name: str) -> FileResponse:
+    """Swagger UI's script and style: a fixed pair of names, never a path from the request."""
+    if name not in ASSET_TYPES:
+        raise HTTPException(404, f"no Swagger UI file {name!r}")
+    return FileResponse(
+        assets_dir() / name, media_type=ASSET_TYPES[name], headers={"Cache-Control": "public, max-age=86400"}
+    )
