@@ -145,6 +145,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV)",
         404: "Unknown item id",
+        408: "The upload did not arrive within UPLOAD_TIMEOUT_S",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
         422: "Invalid parameters",

@@ -16,6 +16,8 @@ class ServiceSettings(StoreSettings):
     port: int = Field(default=8000, ge=1, le=65535)  # PORT
     workers: int = Field(default=1, ge=1, le=64)  # WORKERS: uvicorn worker processes
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)  # MAX_UPLOAD_BYTES, per file
+    # UPLOAD_TIMEOUT_S: a request's whole body must arrive within this, else 408 (frees its slot)
+    upload_timeout_s: float = Field(default=30.0, gt=0.0)
     max_batch_files: int = Field(default=32, ge=1, le=256)  # MAX_BATCH_FILES for /search/batch
     # MAX_SEARCHES_IN_FLIGHT per worker: one more search is answered 503 + Retry-After at once
     max_searches_in_flight: int = Field(default=64, ge=1)

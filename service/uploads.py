@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -151,19 +152,29 @@ async def read_uploads(
     max_file_bytes: int,
     max_files: int,
     fail_fast: bool,
+    timeout_s: float,
 ) -> list[Upload]:
-    """Parse the multipart body as it streams in; keep only file parts named in fields."""
+    """Parse the multipart body as it streams in; keep only file parts named in fields.
+
+    The whole body must arrive within timeout_s (UPLOAD_TIMEOUT_S), else 408: a client that
+    stalls mid-upload would otherwise hold its connection and a search slot for ever.
+    """
     body_limit = max_files * (max_file_bytes + PART_OVERHEAD) + FORM_OVERHEAD
     _check_content_length(request, body_limit, max_file_bytes)
     collector = _FormCollector(fields, max_file_bytes, max_files, fail_fast)
     parser = MultipartParser(_boundary(request), collector.callbacks())
     received = 0
     try:
-        async for chunk in _chunks(request):
-            received += len(chunk)
-            if received > body_limit:  # a lying or absent Content-Length
-                raise too_large_error(max_file_bytes)
-            parser.write(chunk)
+        with anyio.fail_after(timeout_s):
+            async for chunk in _chunks(request):
+                received += len(chunk)
+                if received > body_limit:  # a lying or absent Content-Length
+                    raise too_large_error(max_file_bytes)
+                parser.write(chunk)
+    except TimeoutError as exc:
+        raise ApiError(
+            408, "upload_timeout", f"the upload did not arrive within {timeout_s:g} s (UPLOAD_TIMEOUT_S)"
+        ) from exc
     except MultipartParseError as exc:
         raise ApiError(400, "invalid_multipart", f"malformed multipart body: {exc}") from exc
     if parser.state != MultipartState.END:  # the body stopped before the closing boundary
@@ -171,9 +182,11 @@ async def read_uploads(
     return collector.uploads
 
 
-async def read_single_upload(request: Request, max_bytes: int) -> bytes:
+async def read_single_upload(request: Request, max_bytes: int, timeout_s: float) -> bytes:
     """The one file of a search request, from the multipart field `file`."""
-    uploads = await read_uploads(request, ("file",), max_bytes, max_files=1, fail_fast=True)
+    uploads = await read_uploads(
+        request, ("file",), max_bytes, max_files=1, fail_fast=True, timeout_s=timeout_s
+    )
     if not uploads or uploads[0].data is None:
         raise ApiError(422, "missing_file", "no file uploaded: send it in the multipart field 'file'")
     return uploads[0].data

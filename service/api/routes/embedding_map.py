@@ -102,7 +102,7 @@ def _project(
 @router.post(
     "/project",
     response_model=ProjectedQuery,
-    responses=error_responses(400, 413, 415, 422, 503),
+    responses=error_responses(400, 408, 413, 415, 422, 503),
     openapi_extra=multipart_body("file", False),
 )
 async def project(
@@ -113,5 +113,5 @@ async def project(
     settings: SettingsDep,
 ) -> ProjectedQuery:
     """Where an uploaded image or WAV lands on the map (multipart field `file`)."""
-    data = await read_single_upload(request, settings.max_upload_bytes)
+    data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
     return await store.call(lambda: _project(encoders, cache, store.collection, data))

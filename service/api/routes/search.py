@@ -18,7 +18,7 @@ router = APIRouter(prefix="/search", tags=["search"], dependencies=[SearchSlot])
 
 # Weaviate answers at most 10,000 results per query (QUERY_MAXIMUM_RESULTS); keep offset + k below it.
 MAX_OFFSET = 9_800
-UPLOAD_ERRORS = error_responses(400, 413, 415, 422, 503)
+UPLOAD_ERRORS = error_responses(400, 408, 413, 415, 422, 503)
 
 
 async def search_params(
@@ -53,7 +53,7 @@ def single_upload_route(only: Modality | None) -> Callable[..., Awaitable[Search
         settings: SettingsDep,
     ) -> SearchResponse:
         started = time.perf_counter()
-        data = await read_single_upload(request, settings.max_upload_bytes)
+        data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
         return await search_use_cases.search_upload(encoder, weaviate, data, params, started, only)
 
     return search_one_upload
@@ -109,7 +109,12 @@ async def search_batch(
     """Up to MAX_BATCH_FILES files (field `files`); one result or one error per file, in order."""
     started = time.perf_counter()
     uploads = await read_uploads(
-        request, ("files", "file"), settings.max_upload_bytes, settings.max_batch_files, fail_fast=False
+        request,
+        ("files", "file"),
+        settings.max_upload_bytes,
+        settings.max_batch_files,
+        fail_fast=False,
+        timeout_s=settings.upload_timeout_s,
     )
     if not uploads:
         raise ApiError(422, "missing_file", "no files uploaded: send them in the multipart field 'files'")
