@@ -11,6 +11,7 @@
 
 import logging
 import logging.config
+import signal
 import sys
 
 import uvicorn
@@ -54,6 +55,16 @@ def ensure_index(client: weaviate.WeaviateClient, settings: ServiceSettings) -> 
     return report.ok
 
 
+GRACEFUL_SHUTDOWN_S = 10  # on SIGTERM / Ctrl-C, requests in flight get this long to finish
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # uvicorn handles SIGTERM gracefully, then raises it again; by default that would kill us
+    # before the `finally` below closes our client, and the embedded server's next start
+    # would take this clean stop for a crash. Turn it into the Ctrl-C path instead.
+    raise KeyboardInterrupt
+
+
 def serve(settings: ServiceSettings) -> None:
     uvicorn.run(
         "service.main:create_app",
@@ -63,7 +74,7 @@ def serve(settings: ServiceSettings) -> None:
         workers=settings.workers,
         log_config=logging_config(settings.log_level),
         access_log=False,  # the app logs one JSON line per request itself
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 
@@ -85,6 +96,7 @@ def main() -> int:
             log.error("indexing failed; fix the errors above (or run `make index`) and start again")
             return 1
         log.info("serving on http://%s:%d (docs at /docs)", settings.host, settings.port)
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         serve(settings)
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the Ctrl-C it handled; shutting down is what we want
