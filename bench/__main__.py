@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="extra environment for the service, e.g. WORKERS=2 (repeatable)",
     )
+    p.add_argument(
+        "--service-root",
+        type=Path,
+        default=ROOT,
+        help="serve from this checkout, e.g. a git worktree of an older commit (before/after)",
+    )
     p.add_argument("--out", type=Path, help="results folder (bench/results; quick: a temporary folder)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary Weaviate data and logs")
     args = p.parse_args(argv)
@@ -115,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "sections": args.sections,
         "service_env": args.env,
+        "service_root": str(args.service_root),
         "section_seconds": {},
     }
     work = Path(tempfile.mkdtemp(prefix="digitbridge-bench-"))
@@ -163,7 +170,7 @@ def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: E
 
     service = None
     if {"http", "resources"} & set(args.sections):
-        service = stk.start_service(settings, work, args.env, stack)
+        service = stk.start_service(settings, work, args.env, stack, root=args.service_root)
         pids["service"] = service.pid
         results["stack"]["service_ready_s"] = round(service.ready_s, 3)
         results["stack"]["service_device"] = _service_device(service.base_url)

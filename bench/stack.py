@@ -127,7 +127,9 @@ class Service:
                 continue
 
 
-def service_env(settings: IndexerSettings, port: int, extra: dict[str, str]) -> dict[str, str]:
+def service_env(
+    settings: IndexerSettings, port: int, extra: dict[str, str], root: Path = ROOT
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("WEAVIATE_URL", "WEAVIATE_API_KEY")}
     env.update(
         WEAVIATE_PORT=str(settings.weaviate_port),
@@ -140,7 +142,7 @@ def service_env(settings: IndexerSettings, port: int, extra: dict[str, str]) -> 
         DEVICE=settings.device,
         HOST="127.0.0.1",
         PORT=str(port),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=str(root),
     )
     if int(extra.get("WORKERS", "1")) > 1:
         # Several uvicorn workers cannot each own the embedded server: they reach ours as a
@@ -159,6 +161,7 @@ def start_service(
     extra_env: dict[str, str],
     stack: ExitStack,
     ready_timeout_s: float = 180.0,
+    root: Path = ROOT,
 ) -> Service:
     """Start the service against our Weaviate and wait until /readyz answers 200."""
     port = free_port()
@@ -168,8 +171,8 @@ def start_service(
     t0 = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "service.run"],
-        cwd=ROOT,
-        env=service_env(settings, port, extra_env),
+        cwd=root,  # another checkout (an older commit) gives a before/after in one run
+        env=service_env(settings, port, extra_env, root),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # our Ctrl-C handler stops it in order, not the terminal
