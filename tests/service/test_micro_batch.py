@@ -2,11 +2,22 @@
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from service.micro_batch import MicroBatcher
+
+T = TypeVar("T")
+
+
+def in_fresh_loop(scenario: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own: a session-scoped browser (Playwright's sync API)
+    may already hold an event loop in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario).result()
 
 
 class Recorder:
@@ -38,7 +49,7 @@ def test_requests_queued_during_a_pass_share_the_next_one() -> None:
         hold.set()
         return [await first] + [await r for r in rest]
 
-    results = asyncio.run(scenario())
+    results = in_fresh_loop(scenario())
     batcher.close()
     assert results == [i * i for i in range(1, 12)]
     assert run.batches[0] == [1]
@@ -57,7 +68,7 @@ def test_one_bad_item_fails_only_its_own_request() -> None:
         hold.set()
         return await asyncio.gather(first, *queued, return_exceptions=True)
 
-    results = asyncio.run(scenario())
+    results = in_fresh_loop(scenario())
     batcher.close()
     assert results[0] == 0 and results[1] == 4 and results[3] == 16
     assert isinstance(results[2], ValueError)
@@ -70,7 +81,7 @@ def test_a_lone_request_does_not_wait_for_company() -> None:
     async def scenario() -> list[int]:
         return [await batcher.submit(i) for i in range(5)]
 
-    assert asyncio.run(scenario()) == [0, 1, 4, 9, 16]
+    assert in_fresh_loop(scenario()) == [0, 1, 4, 9, 16]
     batcher.close()
     assert run.batches == [[0], [1], [2], [3], [4]]
 
@@ -85,7 +96,7 @@ def test_max_wait_collects_requests_arriving_within_the_window() -> None:
         second = asyncio.ensure_future(batcher.submit(2))
         return [await first, await second]
 
-    assert asyncio.run(scenario()) == [1, 4]
+    assert in_fresh_loop(scenario()) == [1, 4]
     batcher.close()
     assert run.batches == [[1, 2]]
 
@@ -94,5 +105,5 @@ def test_max_wait_collects_requests_arriving_within_the_window() -> None:
 def test_a_wrong_number_of_results_is_an_error_not_a_mismatch(bad_count: int) -> None:
     batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: [0] * bad_count, max_batch=4)
     with pytest.raises(RuntimeError, match="results for 1 items"):
-        asyncio.run(batcher.submit(1))
+        in_fresh_loop(batcher.submit(1))
     batcher.close()
