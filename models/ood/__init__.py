@@ -8,13 +8,16 @@ as real file bytes:
   a Klatt synthesiser, one synthetic adult male as a control), saved the way phones,
   browsers and editors save WAVs;
 * `models.ood.rendered_digits`: digits drawn with installed TrueType fonts as dark ink
-  on paper, browser canvas exports, JPEG photos of paper, white on black.
+  on paper, browser canvas exports, JPEG photos of paper, white on black;
+* `models.ood.recording_conditions` and `models.ood.low_res` (issue 12): long takes with a
+  noise floor at 44.1/48 kHz stereo, 8 kHz laptop microphones in a 1 s window, and 8x8
+  thumbnails, smooth and blocky upscales, each reported per condition.
 
 It is for evaluation only (and stays out of the serving image): nothing here may be
 used to train or to select models, because it stands for the people the model has
 never met. `models.ood.report` scores the encoders on it; `python -m models.ood --json
 PATH` writes that report (models/ood_metrics.json); `models.ood.grid` draws what the
-encoder sees.
+encoders see.
 """
 
 import zlib

@@ -51,7 +51,7 @@ def installed_fonts(names: Iterable[str] = FONT_FILES) -> list[Path]:
     return found
 
 
-def _glyph_mask(font_path: Path, digit: int, height: int, stroke: int = 0) -> Image.Image:
+def glyph_mask(font_path: Path, digit: int, height: int, stroke: int = 0) -> Image.Image:
     """An 'L' mask (255 = ink), cropped tight, whose glyph is about `height` pixels tall."""
     font = ImageFont.truetype(str(font_path), size=int(height * 1.4))
     text = str(digit)
@@ -70,7 +70,7 @@ def _glyph_mask(font_path: Path, digit: int, height: int, stroke: int = 0) -> Im
 def _paper(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, str]:
     """Dark ink on white paper, a scan or a drawing app's export: RGB PNG, digit off-centre."""
     w, h = int(rng.integers(160, 400)), int(rng.integers(160, 400))
-    mask = _glyph_mask(font, digit, int(min(w, h) * rng.uniform(0.45, 0.75)))
+    mask = glyph_mask(font, digit, int(min(w, h) * rng.uniform(0.45, 0.75)))
     ink = np.array([rng.integers(0, 50), rng.integers(0, 50), rng.integers(20, 90)], dtype=np.float32)
     x = int(rng.integers(0, w - mask.width + 1))
     y = int(rng.integers(0, h - mask.height + 1))
@@ -86,7 +86,7 @@ def _canvas(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, st
     (anti-aliased edges live in the alpha channel, colour stays black)."""
     size = 280
     height = int(rng.integers(150, 220))
-    mask = _glyph_mask(font, digit, height, stroke=int(rng.integers(6, 12)))
+    mask = glyph_mask(font, digit, height, stroke=int(rng.integers(6, 12)))
     if mask.width > size - 10:
         mask = mask.resize((size - 10, mask.height), Image.Resampling.LANCZOS)
     x = int(rng.integers(5, size - mask.width - 4))
@@ -102,7 +102,7 @@ def _photo(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, str
     uneven light, slight rotation, blur, sensor noise, digit not centred."""
     w, h = 640, 480
     height = int(rng.integers(120, 240))
-    mask = _glyph_mask(font, digit, height, stroke=int(rng.integers(0, 4)))
+    mask = glyph_mask(font, digit, height, stroke=int(rng.integers(0, 4)))
     angle = float(rng.uniform(-10, 10))
     mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
     x = int(rng.integers(20, w - mask.width - 19))
@@ -129,7 +129,7 @@ def _photo(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, str
 def _inverted(font: Path, digit: int, rng: np.random.Generator) -> tuple[bytes, str]:
     """White chalk-like digit on black: greyscale PNG, not pre-centred like MNIST."""
     side = int(rng.integers(64, 200))
-    mask = _glyph_mask(font, digit, int(side * rng.uniform(0.5, 0.8)), stroke=int(rng.integers(0, 3)))
+    mask = glyph_mask(font, digit, int(side * rng.uniform(0.5, 0.8)), stroke=int(rng.integers(0, 3)))
     canvas = Image.new("L", (max(side, mask.width + 2), side), 0)
     x = int(rng.integers(0, canvas.width - mask.width + 1))
     y = int(rng.integers(0, side - mask.height + 1))

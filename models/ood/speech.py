@@ -86,7 +86,7 @@ def _espeak_version() -> str:
     return subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _espeak(word: str, voice: Voice, workdir: Path) -> tuple[np.ndarray, int]:
+def espeak_word(word: str, voice: Voice, workdir: Path) -> tuple[np.ndarray, int]:
     """Speak one word; returns mono float32 samples in [-1, 1] and espeak's rate."""
     out = workdir / "say.wav"
     options = ["-v", voice.voice, "-p", str(voice.pitch), "-s", str(voice.speed), "-w", str(out)]
@@ -156,7 +156,7 @@ def generate_speech(
     with tempfile.TemporaryDirectory(prefix="digitbridge-ood-") as tmp:
         for voice in voices:
             for label, word in enumerate(DIGIT_WORDS):
-                spoken, rate = _espeak(word, voice, Path(tmp))
+                spoken, rate = espeak_word(word, voice, Path(tmp))
                 for upload in uploads:
                     name = f"{voice.key}_{upload.key}_{label}"
                     spoken_as = f"espeak-ng -v {voice.voice} -p {voice.pitch} -s {voice.speed} '{word}'"

@@ -13,6 +13,8 @@ import torch
 from PIL import Image
 
 from models.encoder_config import EncoderConfig
+from models.ood import low_res
+from models.ood import recording_conditions as conditions
 from models.ood import rendered_digits as drawn
 from models.ood import speech as spoken
 from models.ood.report import evaluate_ood
@@ -33,6 +35,17 @@ def speech() -> list[spoken.OodAudio]:
 @pytest.fixture(scope="module")
 def digits() -> list[drawn.OodImage]:
     return drawn.rendered_digits()
+
+
+@pytest.fixture(scope="module")
+def condition_clips() -> list[spoken.OodAudio]:
+    """A small recording-condition set: one voice and 10 FSDD takes under every condition."""
+    return conditions.condition_speech(ModelSettings().data_dir, voices=SOME_VOICES[:1], fsdd_limit=10)
+
+
+@pytest.fixture(scope="module")
+def low_res_images() -> list[drawn.OodImage]:
+    return low_res.low_res_digits(ModelSettings().data_dir, per_digit=1, fonts=drawn.installed_fonts()[:2])
 
 
 def _fmt_chunk(data: bytes) -> tuple[int, int, int, int]:
@@ -140,9 +153,87 @@ def test_rendered_digits_are_deterministic(digits: list[drawn.OodImage]) -> None
     assert [d.bytes for d in again] == [d.bytes for d in digits]
 
 
+def test_condition_clips_cover_every_condition_source_and_label(
+    condition_clips: list[spoken.OodAudio],
+) -> None:
+    assert len({c.name for c in condition_clips}) == len(condition_clips)
+    for condition in conditions.AUDIO_CONDITIONS:
+        for source in conditions.SOURCES:
+            clips = [c for c in condition_clips if c.style == condition and c.group == source]
+            assert sorted({c.label for c in clips}) == list(range(10)), (condition, source)
+    for clip in condition_clips:
+        prepared = prepare(clip.bytes, CONFIG)
+        assert prepared.tensor.shape == (1, CONFIG.audio.n_mels, CONFIG.audio.frames), clip.name
+        assert torch.isfinite(prepared.tensor).all(), clip.name
+
+
+@pytest.mark.parametrize(
+    ("condition", "layout"),
+    [
+        ("long_silence_44k1_stereo", (1, 2, 44_100, 16)),
+        ("long_silence_48k_stereo", (3, 2, 48_000, 32)),
+        ("laptop_8k_1s", (1, 1, 8_000, 16)),
+        ("reference", (1, 1, 16_000, 16)),
+    ],
+)
+def test_condition_clips_are_recorded_as_described(
+    condition_clips: list[spoken.OodAudio], condition: str, layout: tuple[int, int, int, int]
+) -> None:
+    clips = [c for c in condition_clips if c.style == condition]
+    assert clips
+    for clip in clips:
+        assert _fmt_chunk(clip.bytes) == layout, clip.name
+        samples, rate = read_wav(clip.bytes, 4_000, 192_000, 10.0)
+        seconds = samples.shape[1] / rate
+        if condition.startswith("long_silence"):
+            assert 1.5 <= seconds <= 2.8, clip.name  # a long take around a short word
+            lead = samples[:, : int(0.15 * rate)]  # before the word: a noise floor, not digital silence
+            floor_db = 20 * np.log10(np.sqrt(np.mean(lead.astype(np.float64) ** 2)))
+            peak_db = 20 * np.log10(np.abs(samples).max())
+            assert 30.0 < peak_db - floor_db < 50.0, clip.name
+        if condition == "laptop_8k_1s":
+            assert samples.shape[1] == rate  # the fixed 1.0 s window
+            spectrum = np.abs(np.fft.rfft(samples[0])) ** 2
+            freqs = np.fft.rfftfreq(samples.shape[1], 1 / rate)
+            assert spectrum[freqs > 3_600].sum() < 0.05 * spectrum.sum(), clip.name  # band-limited
+
+
+def test_condition_clips_are_deterministic(condition_clips: list[spoken.OodAudio]) -> None:
+    again = conditions.condition_speech(ModelSettings().data_dir, voices=SOME_VOICES[:1], fsdd_limit=10)
+    assert [c.bytes for c in again] == [c.bytes for c in condition_clips]
+
+
+def test_low_res_images_are_what_they_say(low_res_images: list[drawn.OodImage]) -> None:
+    sizes = {"reference": 28, "thumb_8x8": 8, "smooth_64x64_from_8x8": 64, "smooth_64x64_from_16x16": 64}
+    sizes |= {"blocky_112x112_from_8x8": 112, "blocky_112x112_from_14x14": 112}
+    assert set(sizes) == set(low_res.IMAGE_CONDITIONS)
+    assert {d.font for d in low_res_images} == {"mnist", "fonts"}
+    for item in low_res_images:
+        image = Image.open(io.BytesIO(item.bytes))
+        assert image.format == "PNG" and image.size == (sizes[item.style],) * 2, item.name
+        pixels = np.asarray(image.convert("L"))
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        assert np.median(border) > 200 and pixels.min() < 128, item.name  # dark ink on light
+        if item.style.startswith("blocky"):  # an exact nearest-neighbour upscale: constant blocks
+            block = 112 // int(item.style.split("_from_")[1].split("x")[0])
+            assert (pixels == np.kron(pixels[::block, ::block], np.ones((block, block)))).all(), item.name
+        assert prepare(item.bytes, CONFIG).tensor.shape == (1, 28, 28), item.name
+    for condition in low_res.IMAGE_CONDITIONS:
+        assert sorted({d.label for d in low_res_images if d.style == condition}) == list(range(10))
+
+
+def test_low_res_images_are_deterministic(low_res_images: list[drawn.OodImage]) -> None:
+    again = low_res.low_res_digits(ModelSettings().data_dir, per_digit=1, fonts=drawn.installed_fonts()[:2])
+    assert [d.bytes for d in again] == [d.bytes for d in low_res_images]
+
+
 @pytest.mark.slow
 def test_evaluate_ood_report_shape(
-    tmp_path: Path, speech: list[spoken.OodAudio], digits: list[drawn.OodImage]
+    tmp_path: Path,
+    speech: list[spoken.OodAudio],
+    digits: list[drawn.OodImage],
+    condition_clips: list[spoken.OodAudio],
+    low_res_images: list[drawn.OodImage],
 ) -> None:
     """The evaluation runs end to end on a real (untrained) model and real galleries."""
     from models.encoders import DigitEncoders, load_encoders, save_checkpoint
@@ -153,7 +244,14 @@ def test_evaluate_ood_report_shape(
     data_dir = ModelSettings().data_dir
     few_speech = [c for c in speech if c.group == "child"]
     few_digits = [d for d in digits if d.font == digits[0].font]
-    report = evaluate_ood(encoders, data_dir, speech=few_speech, digits=few_digits)
+    report = evaluate_ood(
+        encoders,
+        data_dir,
+        speech=few_speech,
+        digits=few_digits,
+        condition_audio=condition_clips,
+        condition_images=low_res_images,
+    )
     assert report["galleries"] == {"image": 10_000, "audio": 300}
     a2i, i2a = report["audio_to_image"], report["image_to_audio"]
     assert a2i["overall"]["n"] == len(few_speech) and i2a["overall"]["n"] == len(few_digits)
@@ -162,4 +260,14 @@ def test_evaluate_ood_report_shape(
     assert set(a2i["by_digit"]) == {str(d) for d in range(10)}
     for section in (a2i, i2a):
         for key in ("cross_p@1", "cross_p@10", "same_p@10", "classify_acc"):
+            assert 0.0 <= section["overall"][key] <= 1.0
+        assert "cross_p@5" not in section["overall"]  # the original sets keep their fields
+    by_condition = report["conditions"]
+    assert set(by_condition["audio_to_image"]) == set(conditions.AUDIO_CONDITIONS)
+    assert set(by_condition["image_to_audio"]) == set(low_res.IMAGE_CONDITIONS)
+    for name, section in by_condition["audio_to_image"].items():
+        assert set(section["by_source"]) == set(conditions.SOURCES), name
+        assert set(section["trimmed_seconds_median"]) == set(conditions.SOURCES), name
+    for section in (*by_condition["audio_to_image"].values(), *by_condition["image_to_audio"].values()):
+        for key in ("cross_p@1", "cross_p@5", "cross_p@10", "classify_acc"):
             assert 0.0 <= section["overall"][key] <= 1.0
