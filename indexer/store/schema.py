@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import weaviate
@@ -23,6 +24,7 @@ def ensure_collection(client: weaviate.WeaviateClient, settings: StoreSettings) 
     try:
         if not client.collections.exists(name):
             create_collection(client, settings)
+            wait_for_replicas(client, name, settings.shards * settings.replication_factor)
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"{settings.describe()}: {exc}") from exc
     return client.collections.get(name)
@@ -63,6 +65,26 @@ def create_collection(client: weaviate.WeaviateClient, settings: StoreSettings) 
         sharding_config=Configure.sharding(desired_count=settings.shards),
         replication_config=Configure.replication(factor=settings.replication_factor),
     )
+
+
+def wait_for_replicas(
+    client: weaviate.WeaviateClient, name: str, replicas: int, timeout_s: float = 30.0
+) -> None:
+    """Until the cluster's nodes hold `replicas` shard replicas of a new collection.
+
+    A cluster node answers from its own copy of the schema (COLLECTION_RETRIEVAL_STRATEGY=
+    LocalOnly in docker-compose.cluster.yml), which follows the Raft leader's a moment later:
+    the first write must not reach a node that does not know the collection yet.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        nodes = client.cluster.nodes(name, output="verbose")
+        held = sum(len(n.shards or []) for n in nodes)
+        if held >= replicas:
+            return
+        if time.monotonic() > deadline:
+            raise StoreUnavailable(f"{name}: {held} of {replicas} shard replicas after {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def object_uuid(source: str, split: str, name: str) -> uuid.UUID:

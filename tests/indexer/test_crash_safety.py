@@ -93,9 +93,13 @@ def test_sigkill_right_after_an_import_loses_no_vector(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_lost_vectors_are_found_and_repaired(tmp_path: Path) -> None:
-    """What happens without ASYNC_INDEXING (Weaviate's default, so a server configured by
-    someone else may run that way): a SIGKILL right after an import loses the tail of the last
-    batch from the vector index. `ensure_vector_index` finds exactly those and re-inserts them."""
+    """A vector index that lost entries, and `ensure_vector_index` finding exactly those.
+
+    Without ASYNC_INDEXING (Weaviate's default, so a server configured by someone else may
+    run that way) a SIGKILL loses the tail of the vector index's commit log that was still
+    in its write buffer: 43 of 300 recordings once, sometimes nothing. The test makes the
+    loss certain: with the server down it cuts the commit log to half its length.
+    """
     cluster = LocalCluster(tmp_path / "node", compose_file="docker-compose.yml")
     (node,) = cluster.nodes
     node.env["ASYNC_INDEXING"] = "false"
@@ -115,16 +119,20 @@ def test_lost_vectors_are_found_and_repaired(tmp_path: Path) -> None:
             cluster.stop_node(node)  # SIGKILL
         finally:
             client.close()
+        data = Path(node.env["PERSISTENCE_DATA_PATH"])
+        logs = sorted(data.glob("repair/*/vectors_default.hnsw.commitlog.d/*"))
+        assert logs, f"no HNSW commit log under {data}: Weaviate's layout changed"
+        os.truncate(logs[-1], logs[-1].stat().st_size // 2)
         cluster.heal()
         client = store.connect(settings)
         try:
             check = store.ensure_vector_index(client, "Repair")
             assert check.objects == N
-            assert check.missing, "synchronous indexing lost nothing: Weaviate changed, revisit the docs"
+            assert 0 < len(check.missing) < N
             assert sorted(check.repaired) == sorted(check.missing) and check.ok
             assert store.ensure_vector_index(client, "Repair").missing == []
             assert_each_finds_itself(client.collections.get("Repair"), vectors)
-            print(f"\nsync indexing: {len(check.missing)} of {N} vectors lost by SIGKILL, all repaired")
+            print(f"\nhalf a commit log: {len(check.missing)} of {N} vectors lost, all repaired")
         finally:
             client.close()
     finally:
