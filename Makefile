@@ -42,6 +42,7 @@ index: venv weaviate
 	$(PY) -m indexer
 
 train: venv
+	scripts/system_deps.sh train
 	$(PY) -m models.train
 
 evaluate: venv

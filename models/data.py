@@ -42,6 +42,7 @@ FSDD_SELECTION_TAKES = range(5, 10)  # held out of training, used for model sele
 MNIST_SELECTION_SIZE = 5_000  # last images of the training set, held out for model selection
 
 Split = Literal["train", "selection", "validation"]
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 class DataUnavailableError(RuntimeError):

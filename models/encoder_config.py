@@ -22,6 +22,10 @@ class AudioParams:
     max_input_rate: int = 192_000
     max_seconds: float = 10.0  # longer uploads are refused
     silence_db: float = 35.0  # frames this far below the loudest frame are silence
+    noise_percentile: float = 10.0  # this percentile of frame levels estimates the noise floor
+    noise_margin_db: float = 12.0  # ...and frames less than this above it are noise
+    word_range_db: float = 25.0  # the noise rule never cuts frames within this of the loudest
+    max_gap_s: float = 0.25  # pauses up to this long stay inside one word
     silence_floor: float = 1e-4  # peak amplitude below this = silent-only upload
     n_fft: int = 256  # 32 ms window at 8 kHz
     hop_length: int = 125  # 15.6 ms hop

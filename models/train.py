@@ -21,12 +21,13 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from models.augment import augment_digits, augment_wave
+from models.augment import augment_digits, augment_wave, warp_vocal_tract
 from models.data import MNIST_SELECTION_SIZE, Split, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
 from models.modality import Modality
-from models.preprocess import normalise_digit, speech_tensor, standardise_digits, wave_at_model_rate
+from models.audio_preprocess import speech_tensor, wave_at_model_rate
+from models.image_preprocess import normalise_digit, standardise_digits
 from models.retrieval_metrics import retrieval_metrics
 from models.settings import DEFAULT_CHECKPOINT, ModelSettings
 
@@ -36,6 +37,7 @@ class TrainArgs:
     steps: int = 8000
     batch_size: int = 64  # per modality
     audio_copies: int = 24  # augmented versions of each training clip
+    synthetic_speakers: str = "flite"  # or "none": flite's voices join FSDD's train split
     lr: float = 3e-3
     weight_decay: float = 1e-4
     loss: str = "proto+supcon"  # or "proto", "triplet+ce"
@@ -49,7 +51,7 @@ class TrainArgs:
     plots: Path = Path("models/plots")
 
 
-# Every input below goes through models.preprocess, the functions indexing and serving call:
+# Every input below goes through models.image_preprocess / audio_preprocess, the functions indexing and serving call:
 # normalise_digit + standardise_digits for images, wave_at_model_rate + speech_tensor for audio.
 # Augmentation sits between the two steps of each.
 
@@ -77,6 +79,19 @@ def load_waves(
     items = fsdd_items(data_dir, split)
     waves = [wave_at_model_rate(item.path.read_bytes(), config.audio) for item in items]
     return waves, torch.tensor([item.label for item in items])
+
+
+def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Training clips from text-to-speech voices (models.tts_speakers), or none."""
+    if kind == "none":
+        return [], torch.zeros(0, dtype=torch.long)
+    if kind != "flite":
+        raise ValueError(f"unknown synthetic_speakers {kind!r}: flite or none")
+    from models.tts_speakers import flite_clips
+
+    clips = flite_clips(ModelSettings().cache_dir / "tts")
+    waves = [wave_at_model_rate(path.read_bytes(), config.audio) for path, _ in clips]
+    return waves, torch.tensor([label for _, label in clips])
 
 
 def audio_inputs(waves: list[torch.Tensor], config: EncoderConfig) -> torch.Tensor:
@@ -197,9 +212,14 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     sel_images = image_inputs(images[split:], config)
     sel_img_labels = torch.from_numpy(labels[split:])
     waves, wave_labels = load_waves(args.data_dir, "train", config)
+    tts_waves, tts_labels = synthetic_waves(args.synthetic_speakers, config)
+    waves, wave_labels = waves + tts_waves, torch.cat([wave_labels, tts_labels])
     sel_waves, sel_aud_labels = load_waves(args.data_dir, "selection", config)
     sel_specs = audio_inputs(sel_waves, config)
-    tqdm.write(f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, {len(waves)} clips")
+    tqdm.write(
+        f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, "
+        f"{len(waves)} clips ({len(tts_waves)} synthetic)"
+    )
 
     model = DigitEncoders(config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -219,7 +239,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
         x_img = augmented_image_inputs(train_images[idx], gen)
         y_img = train_labels[idx]
         aidx = torch.randint(len(bank), (args.batch_size,), generator=gen)
-        x_aud, y_aud = spec_augment_batch(bank[aidx], gen), bank_labels[aidx]
+        x_aud, y_aud = spec_augment_batch(warp_vocal_tract(bank[aidx], gen), gen), bank_labels[aidx]
         emb_i, emb_a = model.embed("image", x_img), model.embed("audio", x_aud)
         loss = loss_fn(model, args, emb_i, emb_a, y_img, y_aud)
         optimiser.zero_grad(set_to_none=True)

@@ -6,7 +6,9 @@
 #   scripts/system_deps.sh test   everything the test suite needs (Go included):
 #                                 espeak-ng + DejaVu/Liberation/FreeFont fonts (out-of-
 #                                 distribution uploads),
-#                                 Chromium (browser tests)
+#                                 Chromium (browser tests), flite (training's synthetic
+#                                 speakers, models/tts_speakers.py)
+#   scripts/system_deps.sh train  what `make train` needs beyond the venv: flite
 #
 # A no-op (a few file checks) when everything is there. Otherwise apt-get installs what is
 # missing, as root or through passwordless sudo; without either it names the packages and
@@ -50,9 +52,13 @@ for group in "${@:-test}"; do
             need fonts-liberation test -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
             need fonts-freefont-ttf test -e /usr/share/fonts/truetype/freefont/FreeSans.ttf
             need chromium command -v chromium
+            need flite command -v flite
+            ;;
+        train)
+            need flite command -v flite
             ;;
         *)
-            echo "system_deps: unknown group '$group' (venv, go, test)" >&2
+            echo "system_deps: unknown group '$group' (venv, go, test, train)" >&2
             exit 2
             ;;
     esac

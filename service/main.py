@@ -14,6 +14,7 @@ from service.api.routes import docs, embedding_map, health, items, page, search
 from service.app_resources import load_resources
 from service.http_errors import install_error_handlers
 from service.observability import Metrics, ObservabilityMiddleware
+from service.search_admission import SearchAdmissionMiddleware
 from service.security import install_security
 from service.settings import ServiceSettings
 
@@ -55,6 +56,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(embedding_map.router)
     app.include_router(page.router)
     app.include_router(docs.router)
+    app.add_middleware(SearchAdmissionMiddleware)  # innermost: after the key check, before routing
     install_security(app, settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)  # outermost: sees every answer
     return app

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torchaudio
 
-from models.data import fsdd_items
+from models.data import DIGIT_WORDS, fsdd_items
 from models.ood import seed_of
-from models.ood.speech import DIGIT_WORDS, VOICES, OodAudio, Voice, espeak_word
+from models.ood.speech import VOICES, OodAudio, Voice, espeak_word
 from models.wav import read_wav, write_wav
 
 Word = tuple[str, int, np.ndarray, int]  # (name, label, mono float samples, rate)

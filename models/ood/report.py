@@ -19,7 +19,8 @@ from models.ood.low_res import IMAGE_CONDITIONS, low_res_digits
 from models.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
 from models.ood.rendered_digits import OodImage, rendered_digits
 from models.ood.speech import OodAudio, synthetic_speech
-from models.preprocess import prepare, trim_silence, wave_at_model_rate
+from models.audio_preprocess import trim_silence, wave_at_model_rate
+from models.preprocess import prepare
 from models.retrieval_metrics import ranked_labels
 
 Galleries = dict[Modality, tuple[np.ndarray, np.ndarray]]

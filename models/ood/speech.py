@@ -16,11 +16,11 @@ import numpy as np
 import torch
 import torchaudio
 
+from models.data import DIGIT_WORDS
 from models.ood import GENERATOR_VERSION, seed_of
 from models.settings import ModelSettings
 from models.wav import write_wav
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ They are `async def` on purpose: they do no blocking work, and a sync dependency
 would cost a threadpool hop per request.
 """
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -38,18 +37,6 @@ async def get_query_encoder(resources: ResourcesDep) -> QueryEncoder:
 async def get_weaviate(resources: ResourcesDep) -> WeaviateBreaker:
     return resources.weaviate
 
-
-async def search_slot(resources: ResourcesDep) -> AsyncIterator[None]:
-    """Holds one of MAX_SEARCHES_IN_FLIGHT slots for the whole request (503 when none is free)."""
-    resources.searches.enter()
-    try:
-        yield
-    finally:
-        resources.searches.leave()
-
-
-# A route or router dependency for everything that runs a search.
-SearchSlot = Depends(search_slot)
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]

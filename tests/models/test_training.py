@@ -5,7 +5,7 @@ import shutil
 
 import torch
 
-from models import preprocess, train
+from models import audio_preprocess, image_preprocess, preprocess, train
 from models.augment import augment_digits
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoder_config import EncoderConfig
@@ -71,18 +71,18 @@ def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
 
 
 def test_training_inputs_come_from_the_serving_preprocessing(tmp_path, monkeypatch):
-    """Perturb the shared functions in models.preprocess: training's inputs follow, and still
+    """Perturb the shared preprocessing functions: training's inputs follow, and still
     equal what serving makes of the same uploads. A copy of the steps inside train would not."""
-    monkeypatch.setattr(preprocess, "MNIST_MEAN", 0.5)
-    monkeypatch.setattr(preprocess, "MNIST_STD", 0.25)
-    trim, trimmed = preprocess.trim_silence, []
+    monkeypatch.setattr(image_preprocess, "MNIST_MEAN", 0.5)
+    monkeypatch.setattr(image_preprocess, "MNIST_STD", 0.25)
+    trim, trimmed = audio_preprocess.trim_silence, []
 
     def trim_and_shorten(wave: torch.Tensor, params) -> torch.Tensor:
         kept = trim(wave, params)
         trimmed.append(kept.numel())
         return kept[: kept.numel() * 3 // 4]
 
-    monkeypatch.setattr(preprocess, "trim_silence", trim_and_shorten)
+    monkeypatch.setattr(audio_preprocess, "trim_silence", trim_and_shorten)
     data_dir = ModelSettings().data_dir
 
     images, _ = load_mnist(data_dir, train=False)

@@ -11,7 +11,7 @@ from indexer import store
 from models.media_errors import MediaError
 from models.preprocess import sniff
 from service import search_use_cases
-from service.api.deps import SearchSlot, WeaviateDep
+from service.api.deps import WeaviateDep
 from service.api.routes.search import SearchParamsDep
 from service.http_errors import item_not_found
 from service.schemas import ItemResponse, SimilarResponse, error_responses
@@ -65,7 +65,6 @@ async def get_media(
     "/{item_id}/similar",
     response_model=SimilarResponse,
     responses=error_responses(404, 422, 503),
-    dependencies=[SearchSlot],
 )
 async def similar(item_id: ItemId, params: SearchParamsDep, weaviate: WeaviateDep) -> SimilarResponse:
     """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""

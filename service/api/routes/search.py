@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from models.modality import Modality
 from service import search_use_cases
-from service.api.deps import QueryEncoderDep, SearchSlot, SettingsDep, WeaviateDep
+from service.api.deps import QueryEncoderDep, SettingsDep, WeaviateDep
 from service.http_errors import ApiError
 from service.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
 from service.search_use_cases import Order, SearchParams
 from service.uploads import read_single_upload, read_uploads
 
-router = APIRouter(prefix="/search", tags=["search"], dependencies=[SearchSlot])
+router = APIRouter(prefix="/search", tags=["search"])  # slots: service.search_admission
 
 # Weaviate answers at most 10,000 results per query (QUERY_MAXIMUM_RESULTS); keep offset + k below it.
 MAX_OFFSET = 9_800

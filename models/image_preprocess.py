@@ -1,0 +1,180 @@
+"""Image bytes -> the image encoder's input (part of the one path shared by training,
+indexing and serving; models.preprocess dispatches uploads here).
+
+Digits are normalised the way MNIST was made: light digit on dark, cropped, fitted into a
+20x20 box keeping the aspect ratio, centred by centre of mass in 28x28.
+"""
+
+import io
+import struct
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageSequence, UnidentifiedImageError
+from torch.nn import functional as F
+
+from models.encoder_config import ImageParams
+from models.media_errors import CorruptMediaError
+
+PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
+_WORK_SIZE = 512  # big photos are shrunk to this before normalising: the digit ends up 20 px
+
+
+def decode_image(data: bytes, fmt: str, params: ImageParams) -> Image.Image:
+    """Open and fully decode an image, refusing bombs and broken files."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data), formats=[PIL_NAMES[fmt]])
+            width, height = opened.size
+            if width * height > params.max_pixels:
+                raise CorruptMediaError(
+                    f"image is {width}x{height} pixels; the limit is {params.max_pixels:,} pixels",
+                    "decompression_bomb",
+                )
+            image = next(iter(ImageSequence.Iterator(opened)))  # first frame of GIF/TIFF
+            image.load()
+    except CorruptMediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise CorruptMediaError(
+            f"image refused as a decompression bomb: {exc}", "decompression_bomb"
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise CorruptMediaError(f"broken {fmt.upper()} image: {exc}", "invalid_image") from exc
+    if width == 0 or height == 0:
+        raise CorruptMediaError("image has no pixels", "invalid_image")
+    return image
+
+
+def _to_grey(image: Image.Image) -> np.ndarray:
+    """Greyscale in [0, 1]; transparency is flattened onto a background that contrasts
+    with the strokes (a browser canvas exports dark or light ink on transparent)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float32)
+        span = float(arr.max() - arr.min())
+        return (arr - arr.min()) / span if span > 0 else np.zeros_like(arr)
+    has_alpha = image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    image = image.convert("RGBA" if has_alpha else "L")
+    if image.size[0] * image.size[1] > _WORK_SIZE**2:
+        image.thumbnail((_WORK_SIZE, _WORK_SIZE), Image.Resampling.BOX)
+    arr = np.asarray(image, dtype=np.float32) / 255.0
+    if not has_alpha:
+        return arr
+    rgb, alpha = arr[..., :3], arr[..., 3]
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if alpha.min() > 0.98:
+        return grey
+    ink_weight = float(alpha.sum())
+    stroke_level = float((grey * alpha).sum() / ink_weight) if ink_weight > 0 else 0.0
+    background = 1.0 if stroke_level < 0.5 else 0.0
+    return alpha * grey + (1.0 - alpha) * background
+
+
+def _native_grid(grey: np.ndarray) -> np.ndarray:
+    """A nearest-neighbour upscale (pixel art, a blown-up thumbnail) back to its own grid.
+
+    Such an image is constant on k x k blocks; normalising it as drawn would treat each
+    block edge as a stroke. Reduced to one pixel per block it is just a small digit. Only
+    exact integer upscales qualify: every run of identical rows and of identical columns is
+    a multiple of one k >= 2 (a run can span several blocks where neighbours match).
+    """
+
+    def block(lines_differ: np.ndarray, size: int) -> int:
+        starts = np.concatenate([[0], np.flatnonzero(lines_differ) + 1, [size]])
+        k = int(np.gcd.reduce(np.diff(starts)))
+        return k if k >= 2 and size // k >= 4 else 1
+
+    k_rows = block(np.any(grey[1:] != grey[:-1], axis=1), grey.shape[0])
+    k_cols = block(np.any(grey[:, 1:] != grey[:, :-1], axis=0), grey.shape[1])
+    if k_rows == 1 or k_cols == 1:
+        return grey
+    return grey[::k_rows, ::k_cols]
+
+
+def _stroke_width(grey: np.ndarray) -> float:
+    """Median length of the ink runs along rows and columns (ink: above the midpoint of
+    the picture's range): a pen stroke's width, since most runs cross a stroke."""
+    lo, hi = np.percentile(grey, [5, 99.5])
+    ink = grey > (lo + hi) / 2
+    runs: list[np.ndarray] = []
+    for mask in (ink, ink.T):
+        edges = np.diff(mask.astype(np.int8), axis=1, prepend=0, append=0)
+        starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
+        runs.append(ends - starts)
+    lengths = np.concatenate(runs)
+    return float(np.median(lengths)) if lengths.size else 0.0
+
+
+def _flatten_background(grey: np.ndarray) -> np.ndarray:
+    """Subtract uneven lighting (phone photos: ramps, vignettes) with a morphological
+    top-hat. Only when the border is visibly uneven: on a uniform background (scans,
+    canvases, MNIST) it is not needed. Its kernel must be wider than the strokes, or the
+    opening keeps them as background and the top-hat hollows them out."""
+    h, w = grey.shape
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if min(h, w) < 64 or np.percentile(border, 95) - np.percentile(border, 5) < 0.08:
+        return grey
+    k = max(3, min(h, w) // 10, round(2.5 * _stroke_width(grey))) | 1
+    t = torch.from_numpy(grey)[None, None]
+    opened = F.max_pool2d(-F.max_pool2d(-t, k, 1, k // 2), k, 1, k // 2)  # erosion then dilation
+    background = F.avg_pool2d(opened, k, 1, k // 2, count_include_pad=False)
+    return (t - background).clamp(min=0.0)[0, 0].numpy()
+
+
+def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
+    """Any greyscale digit picture -> MNIST-style 28x28 float32 in [0, 1]."""
+    grey = _native_grid(grey.astype(np.float32))
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 0.5:  # dark ink on light paper: make the ink light
+        grey = 1.0 - grey
+    grey = _flatten_background(grey)
+    ink = np.clip(grey - np.median(grey), 0.0, None)  # remove the paper's tone
+    peak = float(np.percentile(ink, 99.9))
+    if peak < 0.05:
+        raise CorruptMediaError("the image is blank: no digit could be found", "blank_image")
+    ink = np.clip(ink / peak, 0.0, 1.0)
+    rows = np.flatnonzero((ink > 0.25).any(axis=1))
+    cols = np.flatnonzero((ink > 0.25).any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = params.digit_box / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    boxed = np.asarray(
+        Image.fromarray(crop, mode="F").resize(
+            (new_w, new_h), Image.Resampling.LANCZOS if scale > 1 else Image.Resampling.BOX
+        ),
+        dtype=np.float32,
+    ).clip(0.0, 1.0)
+    mass = boxed.sum()
+    ys, xs = np.indices(boxed.shape)
+    cy, cx = (ys * boxed).sum() / mass, (xs * boxed).sum() / mass
+    size = params.size
+    top = int(np.clip(round(size / 2 - cy), 0, size - new_h))
+    left = int(np.clip(round(size / 2 - cx), 0, size - new_w))
+    out = np.zeros((size, size), dtype=np.float32)
+    out[top : top + new_h, left : left + new_w] = boxed
+    return out
+
+
+def standardise_digits(digits: torch.Tensor) -> torch.Tensor:
+    """Normalised digits in [0, 1] (any shape) -> the encoder's input scale: MNIST's statistics."""
+    return (digits - MNIST_MEAN) / MNIST_STD
+
+
+def image_tensor(grey_28: np.ndarray) -> torch.Tensor:
+    """28x28 [0,1] array -> (1, 28, 28) tensor standardised with MNIST's statistics."""
+    return standardise_digits(torch.from_numpy(grey_28)).unsqueeze(0)
+
+
+def digit_from_bytes(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
+    """Image bytes of format `fmt` -> the normalised 28x28 digit in [0, 1] (what the encoder sees)."""
+    return normalise_digit(_to_grey(decode_image(data, fmt, params)), params)
+
+
+def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> torch.Tensor:
+    return image_tensor(digit_from_bytes(data, fmt, params))
+
+
