@@ -156,6 +156,8 @@ def test_runtime_image_holds_only_runtime_files() -> None:
             "media_errors",
             "modality",
             "preprocess",
+            "image_preprocess",
+            "audio_preprocess",
             "settings",
             "wav",
         )
