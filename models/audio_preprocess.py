@@ -56,7 +56,9 @@ def _word_frames(rms: torch.Tensor, params: AudioParams) -> tuple[int, int]:
     level = 20 * torch.log10(rms + 1e-10)
     loudest = float(level.max())
     floor = float(torch.quantile(level, params.noise_percentile / 100))
-    threshold = max(loudest - params.silence_db, min(floor + params.noise_margin_db, loudest - params.word_range_db))
+    threshold = max(
+        loudest - params.silence_db, min(floor + params.noise_margin_db, loudest - params.word_range_db)
+    )
     loud = torch.nonzero(level >= threshold).flatten().tolist()
     max_gap = round(params.max_gap_s * 100)  # frames: 10 ms hop
     runs, start = [], loud[0]
@@ -128,5 +130,3 @@ def speech_tensor(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
 
 def audio_bytes_to_tensor(data: bytes, params: AudioParams) -> torch.Tensor:
     return speech_tensor(wave_at_model_rate(data, params), params)
-
-

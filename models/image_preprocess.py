@@ -176,5 +176,3 @@ def digit_from_bytes(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
 
 def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> torch.Tensor:
     return image_tensor(digit_from_bytes(data, fmt, params))
-
-

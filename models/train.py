@@ -21,13 +21,13 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from models.audio_preprocess import speech_tensor, wave_at_model_rate
 from models.augment import augment_digits, augment_wave, warp_vocal_tract
 from models.data import MNIST_SELECTION_SIZE, Split, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
-from models.modality import Modality
-from models.audio_preprocess import speech_tensor, wave_at_model_rate
 from models.image_preprocess import normalise_digit, standardise_digits
+from models.modality import Modality
 from models.retrieval_metrics import retrieval_metrics
 from models.settings import DEFAULT_CHECKPOINT, ModelSettings
 
@@ -51,7 +51,8 @@ class TrainArgs:
     plots: Path = Path("models/plots")
 
 
-# Every input below goes through models.image_preprocess / audio_preprocess, the functions indexing and serving call:
+# Every input below goes through models.image_preprocess / audio_preprocess, the functions
+# indexing and serving call:
 # normalise_digit + standardise_digits for images, wave_at_model_rate + speech_tensor for audio.
 # Augmentation sits between the two steps of each.
 

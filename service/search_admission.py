@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
 
+
 def is_search(scope: Scope) -> bool:
     """The routes that run a search: every POST under /search, and "more like this"."""
     path = scope.get("path", "")
@@ -38,18 +39,15 @@ class SearchAdmission:
             }
         }
         self._body = json.dumps(body).encode()
-        self._start = {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(self._body)).encode()),
-                (b"retry-after", str(OVERLOADED_RETRY_AFTER_S).encode()),
-            ],
-        }
+        self._headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self._body)).encode()),
+            (b"retry-after", str(OVERLOADED_RETRY_AFTER_S).encode()),
+        ]
 
     async def refuse(self, send: Send) -> None:
-        await send({**self._start, "headers": list(self._start["headers"])})  # a copy: outer layers add headers
+        # a fresh header list each time: outer middlewares append to it
+        await send({"type": "http.response.start", "status": 503, "headers": list(self._headers)})
         await send({"type": "http.response.body", "body": self._body})
 
 

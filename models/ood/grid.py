@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from models.audio_preprocess import audio_bytes_to_tensor
 from models.encoder_config import EncoderConfig
+from models.image_preprocess import digit_from_bytes
 from models.ood.rendered_digits import OodImage
 from models.ood.speech import OodAudio
-from models.audio_preprocess import audio_bytes_to_tensor
-from models.image_preprocess import digit_from_bytes
 from models.preprocess import sniff
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.audio_preprocess import trim_silence, wave_at_model_rate
 from models.encoders import LoadedEncoders
 from models.evaluate import embed_bytes, validation_uploads
 from models.media_errors import MediaError
@@ -19,7 +20,6 @@ from models.ood.low_res import IMAGE_CONDITIONS, low_res_digits
 from models.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
 from models.ood.rendered_digits import OodImage, rendered_digits
 from models.ood.speech import OodAudio, synthetic_speech
-from models.audio_preprocess import trim_silence, wave_at_model_rate
 from models.preprocess import prepare
 from models.retrieval_metrics import ranked_labels
 

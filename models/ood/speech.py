@@ -22,7 +22,6 @@ from models.settings import ModelSettings
 from models.wav import write_wav
 
 
-
 @dataclass(frozen=True)
 class Voice:
     key: str

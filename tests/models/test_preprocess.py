@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
+from models.audio_preprocess import decode_audio, trim_silence
 from models.data import encode_image
 from models.encoder_config import AudioParams, EncoderConfig
-from models.media_errors import CorruptMediaError, MediaError, UnsupportedMediaError
-from models.audio_preprocess import decode_audio, trim_silence
 from models.image_preprocess import MNIST_MEAN, MNIST_STD
+from models.media_errors import CorruptMediaError, MediaError, UnsupportedMediaError
 from models.preprocess import prepare, sniff
 from models.wav import read_wav
 from tests.media import digit_picture, lying_wav, png_bomb, tone, wav_bytes
