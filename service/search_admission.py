@@ -11,9 +11,9 @@ little as possible. Here it skips routing, dependency solving and exception hand
 sends bytes prepared once (measured in BENCHMARKS.md, "Overload").
 """
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.http_errors import error_response
 
 OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
 
@@ -32,18 +32,15 @@ class SearchAdmission:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_flight = 0
-        body = {
-            "error": {
-                "code": "overloaded",
-                "message": f"{limit} searches are already in flight (MAX_SEARCHES_IN_FLIGHT); retry shortly",
-            }
-        }
-        self._body = json.dumps(body).encode()
-        self._headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(self._body)).encode()),
-            (b"retry-after", str(OVERLOADED_RETRY_AFTER_S).encode()),
-        ]
+        # The project's error answer, rendered once: a refusal only sends these bytes.
+        response = error_response(
+            503,
+            "overloaded",
+            f"{limit} searches are already in flight (MAX_SEARCHES_IN_FLIGHT); retry shortly",
+            {"Retry-After": str(OVERLOADED_RETRY_AFTER_S)},
+        )
+        self._body = bytes(response.body)
+        self._headers = list(response.raw_headers)
 
     async def refuse(self, send: Send) -> None:
         # a fresh header list each time: outer middlewares append to it
