@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from models.audio_preprocess import speech_tensor, wave_at_model_rate
 from models.augment import augment_digits, augment_wave, warp_vocal_tract
-from models.data import MNIST_SELECTION_SIZE, Split, fsdd_items, load_mnist
+from models.data import MNIST_SELECTION_SIZE, Split, cache_dir, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
 from models.image_preprocess import normalise_digit, standardise_digits
@@ -90,7 +90,7 @@ def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[torch.Tensor
         raise ValueError(f"unknown synthetic_speakers {kind!r}: flite or none")
     from models.tts_speakers import flite_clips
 
-    clips = flite_clips(ModelSettings().cache_dir / "tts")
+    clips = flite_clips(cache_dir() / "tts")
     waves = [wave_at_model_rate(path.read_bytes(), config.audio) for path, _ in clips]
     return waves, torch.tensor([label for _, label in clips])
 

@@ -2,8 +2,10 @@
 by the shared audio preprocessing, and synthesised only once."""
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from models.audio_preprocess import speech_tensor, trim_silence, wave_at_model_rate
 from models.encoder_config import EncoderConfig
@@ -12,8 +14,15 @@ from models.tts_speakers import PITCHES_HZ, RATES, VOICES, flite_clips
 PARAMS = EncoderConfig().audio
 
 
-def test_every_voice_says_every_digit_once_per_pitch_and_rate(tmp_path):
-    clips = flite_clips(tmp_path)
+@pytest.fixture(scope="module")
+def synthesised(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[Path, int]]]:
+    """One synthesis for the module (750 clips, ~10 s): the folder and what it returned."""
+    folder = tmp_path_factory.mktemp("tts")
+    return folder, flite_clips(folder)
+
+
+def test_every_voice_says_every_digit_once_per_pitch_and_rate(synthesised):
+    _, clips = synthesised
     per_digit = len(VOICES) * len(PITCHES_HZ) * len(RATES)
     assert Counter(label for _, label in clips) == dict.fromkeys(range(10), per_digit)
     assert len({path for path, _ in clips}) == len(clips)
@@ -26,17 +35,17 @@ def test_every_voice_says_every_digit_once_per_pitch_and_rate(tmp_path):
         assert spec.shape == (1, PARAMS.n_mels, PARAMS.frames) and np.isfinite(spec.numpy()).all()
 
 
-def test_the_second_call_reuses_the_cache(tmp_path):
-    first = flite_clips(tmp_path)
+def test_the_second_call_reuses_the_cache(synthesised):
+    folder, first = synthesised
     stamps = {path: path.stat().st_mtime_ns for path, _ in first}
-    assert flite_clips(tmp_path) == first
+    assert flite_clips(folder) == first
     assert all(path.stat().st_mtime_ns == stamps[path] for path, _ in first)
 
 
-def test_voices_and_pitches_differ(tmp_path):
+def test_voices_and_pitches_differ(synthesised):
     """Different voices, pitches and rates give different audio, not one clip under many names
     (except rms, whose unit selection ignores the pitch setting: one clip per rate)."""
-    sevens = {p.name: p.read_bytes() for p, label in flite_clips(tmp_path) if label == 7}
+    sevens = {p.name: p.read_bytes() for p, label in synthesised[1] if label == 7}
     distinct = len(set(sevens.values()))
     assert distinct == len(sevens) - (len(PITCHES_HZ) - 1) * len(RATES)
     rms = {sevens[n] for n in sevens if "-rms-" in n}
