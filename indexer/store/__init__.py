@@ -27,7 +27,13 @@ from indexer.store.queries import (
     search_async,
     search_with,
 )
-from indexer.store.schema import NAMESPACE, create_collection, ensure_collection, object_uuid
+from indexer.store.schema import (
+    NAMESPACE,
+    create_collection,
+    ensure_collection,
+    object_uuid,
+    wait_for_replicas,
+)
 from indexer.store.settings import StoreSettings
 from indexer.store.supervisor import SupervisorStatus, supervisor_status
 
@@ -54,6 +60,7 @@ __all__ = [
     "index_problems",
     "model_versions",
     "object_uuid",
+    "wait_for_replicas",
     "search",
     "search_async",
     "search_with",

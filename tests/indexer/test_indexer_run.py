@@ -160,6 +160,8 @@ def test_resume_after_the_process_is_killed(
     written = 0
     while time.monotonic() < deadline and proc.poll() is None:
         if weaviate_client.collections.exists(settings.collection):
+            # the schema entry comes a moment before the shard: count only once it exists
+            store.wait_for_replicas(weaviate_client, settings.collection, 1)
             written = total(collection)
             if written >= 256:
                 break
