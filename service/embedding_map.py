@@ -2,9 +2,10 @@
 
 Why here and not in the indexer: the map is a pure function of the stored vectors, so the
 service derives it from what Weaviate holds instead of keeping a second copy (a file or a
-property) that could drift from the index. The key (model version, object count) changes
-whenever an indexing run adds or replaces items, and the first /map request after that
-recomputes it (about a second for 10,300 items); later ones are served from memory.
+property) that could drift from the index. The key (IndexState: model version, object
+count, newest write time) changes with every write that could move the map, and the first
+/map request after that recomputes it (about a second for 10,300 items); later ones are
+served from memory.
 
 PCA is linear, so the same `mean` and `components` place any new query exactly where the
 items around it are: x, y = components @ (v - mean).
@@ -13,10 +14,13 @@ items around it are: x, y = components @ (v - mean).
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
+from weaviate.classes.query import MetadataQuery, Sort
 from weaviate.collections import Collection
+from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store.errors import StoreUnavailable
 from indexer.store.map_reads import iter_map_rows, object_count
@@ -54,8 +58,36 @@ def fit_pca(vectors: np.ndarray) -> Projection:
 
 
 @dataclass(frozen=True)
+class IndexState:
+    """What the map depends on, cheap to read. The count alone misses a replacement that
+    keeps it (one object deleted, another written; a RECREATE of as many other items): any
+    write moves the newest write time, and a deletion moves the count."""
+
+    model_version: str
+    count: int
+    newest_write_ms: int  # the latest _lastUpdateTimeUnix of any object (0: none)
+
+
+def read_index_state(collection: Collection, model_version: str) -> IndexState:
+    """Two small calls: a count aggregate, and the one object written last (a sort on the
+    object's own timestamp, which needs no timestamp index)."""
+    count = object_count(collection)
+    try:
+        newest = collection.query.fetch_objects(
+            limit=1,
+            sort=Sort.by_update_time(ascending=False),
+            return_properties=[],
+            return_metadata=MetadataQuery(last_update_time=True),
+        ).objects
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"reading the index state failed: {exc}") from exc
+    written = newest[0].metadata.last_update_time if newest else None
+    return IndexState(model_version, count, int(written.timestamp() * 1000) if written else 0)
+
+
+@dataclass(frozen=True)
 class EmbeddingMap:
-    key: tuple[str, int]  # (model version, object count)
+    key: IndexState
     projection: Projection
     body: bytes  # the /map JSON, rendered once
     etag: str
@@ -65,8 +97,9 @@ def _round(values: np.ndarray, digits: int = 6) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
-def build_map(collection: Collection, model_version: str, count: int) -> EmbeddingMap:
-    """Read every item of `model_version`, fit the PCA, render the response body."""
+def build_map(collection: Collection, state: IndexState) -> EmbeddingMap:
+    """Read every item of the state's model version, fit the PCA, render the response body."""
+    model_version = state.model_version
     rows = [r for r in iter_map_rows(collection) if r.model_version == model_version]
     if len(rows) < 2:
         # no index to draw: the same 503 as a search against a missing index
@@ -103,23 +136,40 @@ def build_map(collection: Collection, model_version: str, count: int) -> Embeddi
     }
     body = json.dumps(doc, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return EmbeddingMap((model_version, count), projection, body, etag)
+    return EmbeddingMap(state, projection, body, etag)
+
+
+# Requests this close together share one state read: the newest-write sort scans the
+# objects on the server (about 25 ms at 10,300 items), so a burst of /map/project calls must
+# not each pay it. A write shows on the map at most this much later.
+STATE_TTL_S = 1.0
 
 
 class MapCache:
     """One map per index state; concurrent first requests compute it once."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_ttl_s: float = STATE_TTL_S) -> None:
         self._lock = threading.Lock()
         self._map: EmbeddingMap | None = None
+        self._state_ttl_s = state_ttl_s
+        self._confirmed_at = float("-inf")  # time.monotonic() of the read that confirmed _map
 
     def get(self, collection: Collection, model_version: str) -> EmbeddingMap:
         """Blocking (Weaviate reads, SVD): call from a worker thread."""
-        key = (model_version, object_count(collection))
         current = self._map
-        if current is not None and current.key == key:
+        started = time.monotonic()
+        if (
+            current is not None
+            and current.key.model_version == model_version
+            and started - self._confirmed_at < self._state_ttl_s
+        ):
             return current
-        with self._lock:
-            if self._map is None or self._map.key != key:
-                self._map = build_map(collection, model_version, key[1])
-            return self._map
+        # read before the build: a write during it makes a later request rebuild
+        key = read_index_state(collection, model_version)
+        if current is None or current.key != key:
+            with self._lock:
+                if self._map is None or self._map.key != key:
+                    self._map = build_map(collection, key)
+                current = self._map
+        self._confirmed_at = started
+        return current

@@ -1,13 +1,18 @@
 """GET /map, POST /map/project and the page's routes, against the real index."""
 
+import json
+import uuid
+from pathlib import Path
+
 import numpy as np
 import weaviate
 from fastapi.testclient import TestClient
 
 from indexer import store
-from service.embedding_map import fit_pca
+from indexer.store.map_reads import object_count
+from service.embedding_map import MapCache, fit_pca
 from service.settings import ServiceSettings
-from tests.service.helpers import SMALL_LIMIT, Media
+from tests.service.helpers import SMALL_LIMIT, Media, build_index
 
 
 def test_map_places_every_indexed_item(client: TestClient) -> None:
@@ -95,3 +100,36 @@ def test_page_and_assets_are_served_with_a_self_only_csp(client: TestClient) -> 
         assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind), name
     assert client.get("/static/missing.js").status_code == 404
     assert client.get("/static/..%2Fmain.py").status_code in (404, 422)
+
+
+def test_map_follows_a_replacement_that_keeps_the_count(
+    weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient, service_checkpoint: Path
+) -> None:
+    """One object swapped for another, then one vector rewritten in place: the object count
+    never moves, and the map must still follow both."""
+    build_index(weaviate_settings, "SvcMapSwap", service_checkpoint, 10)  # own index: this one changes
+    collection = weaviate_client.collections.get("SvcMapSwap")
+    version = next(iter(store.model_versions(collection)))
+    cache = MapCache(state_ttl_s=0.0)  # every call reads the index state
+    lazy = MapCache(state_ttl_s=3600.0)  # reads it once an hour
+    before = cache.get(collection, version)
+    assert cache.get(collection, version) is before  # unchanged index: served from memory
+    assert lazy.get(collection, version).etag == before.etag
+
+    properties = ["modality", "label", "model_version"]
+    gone = next(iter(collection.iterator(include_vector=True, return_properties=properties)))
+    collection.data.delete_by_id(gone.uuid)
+    vector = -np.asarray(gone.vector["default"])  # somewhere else on the sphere
+    new_id = uuid.uuid4()
+    collection.data.insert(dict(gone.properties), uuid=new_id, vector=vector.tolist())
+    assert object_count(collection) == 20
+    swapped = cache.get(collection, version)
+    ids = {p["id"] for p in json.loads(swapped.body)["points"]}
+    assert str(new_id) in ids and str(gone.uuid) not in ids and len(ids) == 20
+    assert swapped.etag != before.etag
+    assert lazy.get(collection, version).etag == before.etag  # within its TTL: not read again
+
+    collection.data.update(new_id, vector=(vector * -1).tolist())  # the same id, a new vector
+    moved = cache.get(collection, version)
+    assert moved.etag != swapped.etag
+    assert cache.get(collection, version) is moved

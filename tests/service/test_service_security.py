@@ -113,3 +113,33 @@ def test_api_key_accepted_in_either_header(keyed: TestClient, media: Media) -> N
     metrics = keyed.get("/metrics", headers={"X-API-Key": KEY}).text
     rejected = r'digitbridge_http_requests_total\{method="GET",route="<unmatched>",status="401"\}'
     assert re.search(rejected, metrics)
+
+
+def test_blank_api_key_means_no_key(small_index: ServiceSettings, media: Media) -> None:
+    # compose passes `API_KEY=${API_KEY:-}`: an operator who set nothing gets an open service,
+    # not one that asks for an empty key
+    for blank in ("", "   "):
+        with TestClient(create_app(small_index.model_copy(update={"api_key": SecretStr(blank)}))) as c:
+            r = c.post("/search", files={"file": ("a.png", media.pngs[0])})
+            assert r.status_code == 200, (blank, r.text)
+            assert c.get("/stats").status_code == 200
+
+
+def test_keyed_answers_are_private_to_caches(keyed: TestClient, client: TestClient, media: Media) -> None:
+    """A shared cache must not hand one caller's keyed answer to someone without the key."""
+    key = {"X-API-Key": KEY}
+    found = keyed.post("/search", files={"file": ("a.png", media.pngs[0])}, headers=key).json()
+    media_url = found["results"][0]["media_url"]
+    open_media = client.get(media_url).headers["cache-control"]
+    assert "public" in open_media and "max-age" in open_media  # no key: anyone may cache it
+    stored = keyed.get(media_url, headers=key)
+    not_modified = keyed.get(media_url, headers={**key, "If-None-Match": stored.headers["etag"]})
+    assert not_modified.status_code == 304
+    emap = keyed.get("/map", headers=key)
+    for r in (stored, not_modified, emap, keyed.get("/stats", headers=key)):
+        directives = [d.strip() for d in r.headers["cache-control"].split(",")]
+        assert "private" in directives and "public" not in directives, (r.request.url, directives)
+    assert "max-age=86400" in stored.headers["cache-control"]  # the browser's own cache still helps
+    assert "no-cache" in emap.headers["cache-control"]  # and the map still revalidates
+    # the page's files need no key and stay shareable
+    assert "private" not in keyed.get("/static/app.js").headers.get("cache-control", "")

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/items", tags=["items"])
 
 ItemId = Annotated[UUID, Path(description="the item's UUID, as returned in search results")]
 _MIME = {"png": "image/png", "wav": "audio/wav"}
-CACHE_CONTROL = "public, max-age=86400"  # an id always names the same file (uuid5 of its source)
+# An id always names the same file (uuid5 of its source). With API_KEY set, service/security.py
+# turns `public` into `private` on this and every other keyed answer.
+CACHE_CONTROL = "public, max-age=86400"
 
 
 @router.get("/{item_id}", response_model=ItemResponse, responses=error_responses(404, 422, 503))
