@@ -38,9 +38,14 @@ def image_env() -> dict[str, str]:
 
 
 def service_process_env(
-    compose_file: str, service: str, api_key: str, overrides: Mapping[str, str]
+    compose_file: str,
+    service: str,
+    api_key: str,
+    overrides: Mapping[str, str],
+    shell: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    svc = load_compose(compose_file, {"WEAVIATE_API_KEY": api_key})["services"][service]
+    """`shell`: more of the environment `docker compose up` runs in (e.g. API_KEY)."""
+    svc = load_compose(compose_file, {"WEAVIATE_API_KEY": api_key, **(shell or {})})["services"][service]
     env = {**image_env(), **container_env(svc)}
     if env.get("DATA_DIR") == "/data":
         env["DATA_DIR"] = str(DATA_DIR)
@@ -57,13 +62,18 @@ def service_command(compose_file: str, service: str, api_key: str = "k") -> list
 
 
 def start_service(
-    compose_file: str, service: str, api_key: str, overrides: Mapping[str, str], log: Path
+    compose_file: str,
+    service: str,
+    api_key: str,
+    overrides: Mapping[str, str],
+    log: Path,
+    shell: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             service_command(compose_file, service, api_key),
             cwd=ROOT,
-            env=service_process_env(compose_file, service, api_key, overrides),
+            env=service_process_env(compose_file, service, api_key, overrides, shell),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

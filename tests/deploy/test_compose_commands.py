@@ -25,10 +25,11 @@ from indexer import store
 
 from .cluster import LocalCluster, Node, free_ports
 from .commands import DATA_DIR, run_service, start_service, stop_service
-from .specs import load_compose, parse_dockerfile
+from .specs import container_env, load_compose, parse_dockerfile
 
 COMPOSE = "docker-compose.yml"
 API_KEY = "compose-commands-test-key"
+SERVICE_KEY = "compose-commands-service-key"  # the api's own API_KEY, in the keyed run
 COLLECTION = "DeployCompose"
 LIMIT = "150"  # items per source: enough to search, quick to embed
 
@@ -109,26 +110,39 @@ def collection_counts(server: LocalCluster, node: Node) -> dict[str, int]:
     return {modality: sum(labels.values()) for modality, labels in per_label.items()}
 
 
-@pytest.fixture
+@pytest.fixture(params=[None, SERVICE_KEY], ids=["open", "keyed"])
 def api(
-    weaviate_node: tuple[LocalCluster, Node], tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    request: pytest.FixtureRequest, weaviate_node: tuple[LocalCluster, Node], tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path, dict[str, str]]]:
+    """The api as `docker compose up` starts it; keyed: with API_KEY in the shell."""
     _, node = weaviate_node
     (port,) = free_ports(0, 1)[1]
     log = tmp_path / "api.log"
-    process = start_service(COMPOSE, "api", API_KEY, {**weaviate_overrides(node), "PORT": str(port)}, log)
+    shell = {} if request.param is None else {"API_KEY": request.param}
+    overrides = {**weaviate_overrides(node), "PORT": str(port)}
+    process = start_service(COMPOSE, "api", API_KEY, overrides, log, shell)
     try:
-        yield process, port, log
+        yield process, port, log, shell
     finally:
         stop_service(process)
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180.0) -> None:
+def key_header(shell: dict[str, str]) -> dict[str, str]:
+    return {"X-API-Key": shell["API_KEY"]} if "API_KEY" in shell else {}
+
+
+def wait_ready(
+    port: int,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 180.0,
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert process.poll() is None, f"api exited {process.returncode}:\n{log.read_text()[-3000:]}"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", headers=headers, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -136,24 +150,30 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s
     raise AssertionError(f"api not ready in {timeout_s}s:\n{log.read_text()[-3000:]}")
 
 
-def healthcheck(test: list[str], port: int) -> int:
-    """Run a healthcheck's exec-form command as Docker would (PORT from the container env)."""
+def healthcheck(test: list[str], port: int, container: dict[str, str]) -> int:
+    """Run a healthcheck's exec-form command as Docker would: in the container's environment."""
     assert test[0] == "python"
-    env = {"PATH": str(Path(sys.executable).parent), "PORT": str(port)}
+    env = {**container, "PATH": str(Path(sys.executable).parent), "PORT": str(port)}
     return subprocess.run([sys.executable, *test[1:]], env=env, capture_output=True, timeout=30).returncode
 
 
 def test_api_command_serves_and_becomes_ready(
-    weaviate_node: tuple[LocalCluster, Node], api: tuple[subprocess.Popen[bytes], int, Path]
+    weaviate_node: tuple[LocalCluster, Node],
+    api: tuple[subprocess.Popen[bytes], int, Path, dict[str, str]],
 ) -> None:
-    process, port, log = api
-    wait_ready(port, process, log)
-    services = load_compose(COMPOSE, {"WEAVIATE_API_KEY": API_KEY})["services"]
-    compose_test = services["api"]["healthcheck"]["test"]
+    process, port, log, shell = api
+    key = key_header(shell)
+    wait_ready(port, process, log, headers=key)
+    svc = load_compose(COMPOSE, {"WEAVIATE_API_KEY": API_KEY, **shell})["services"]["api"]
+    compose_test = svc["healthcheck"]["test"]
     assert compose_test[0] == "CMD"
-    assert healthcheck(compose_test[1:], port) == 0  # compose's: /readyz
+    assert healthcheck(compose_test[1:], port, container_env(svc)) == 0  # compose's: /readyz
     (image_hc,) = parse_dockerfile().final.all("HEALTHCHECK")
-    assert healthcheck(json.loads(image_hc.args.partition(" CMD ")[2]), port) == 0  # the image's: /healthz
+    image_test = json.loads(image_hc.args.partition(" CMD ")[2])
+    assert healthcheck(image_test, port, container_env(svc)) == 0  # the image's: /healthz
+    if key:  # the key compose passed is the one the service asks for
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 401
+        assert healthcheck(image_test, port, {}) == 0  # liveness needs none
 
     # a real search through HTTP: an MNIST test image as PNG finds spoken digits
     from models.data import load_mnist, mnist_png
@@ -162,6 +182,7 @@ def test_api_command_serves_and_becomes_ready(
     response = httpx.post(
         f"http://127.0.0.1:{port}/search",
         files={"file": ("digit.png", mnist_png(images[0]), "image/png")},
+        headers=key,
         timeout=30,
     )
     assert response.status_code == 200, response.text
