@@ -70,7 +70,7 @@ COPY --from=builder /opt/venv /opt/venv
 # Of models/, only the modules the service and the indexer import: training, evaluation and
 # the OOD generators stay out. Owned by root and read-only for the app user.
 WORKDIR /app
-COPY models/__init__.py models/audio_preprocess.py models/data.py models/encoder_config.py models/encoders.py \
+COPY models/__init__.py models/audio_preprocess.py models/cpu_budget.py models/data.py models/encoder_config.py models/encoders.py \
      models/image_preprocess.py models/media_errors.py models/modality.py models/preprocess.py \
      models/settings.py models/wav.py ./models/
 COPY models/checkpoints/digitbridge.pt ./models/checkpoints/digitbridge.pt

@@ -10,6 +10,7 @@ from functools import lru_cache
 import torch
 import torchaudio
 
+from models.cpu_budget import check_budget
 from models.encoder_config import AudioParams
 from models.media_errors import CorruptMediaError
 from models.wav import read_wav
@@ -39,6 +40,7 @@ def to_model_rate(wave: torch.Tensor, rate: int, params: AudioParams) -> torch.T
 def wave_at_model_rate(data: bytes, params: AudioParams) -> torch.Tensor:
     """WAV bytes -> mono waveform at the model's sample rate (training augments it here)."""
     wave, rate = decode_audio(data, params)
+    check_budget("decode")
     return to_model_rate(wave, rate, params)
 
 
@@ -125,8 +127,12 @@ def log_mel(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
 
 def speech_tensor(wave: torch.Tensor, params: AudioParams) -> torch.Tensor:
     """Waveform at the model rate -> the encoder's input: trimmed, (1, n_mels, frames) log-mel."""
-    return log_mel(trim_silence(wave, params), params)
+    word = trim_silence(wave, params)
+    check_budget("trim")
+    return log_mel(word, params)
 
 
 def audio_bytes_to_tensor(data: bytes, params: AudioParams) -> torch.Tensor:
-    return speech_tensor(wave_at_model_rate(data, params), params)
+    wave = wave_at_model_rate(data, params)
+    check_budget("resample")
+    return speech_tensor(wave, params)

@@ -12,14 +12,16 @@ import warnings
 import numpy as np
 import torch
 from PIL import Image, ImageSequence, UnidentifiedImageError
-from torch.nn import functional as F
+from scipy import ndimage
 
+from models.cpu_budget import check_budget
 from models.encoder_config import ImageParams
 from models.media_errors import CorruptMediaError
 
 PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
-_WORK_SIZE = 512  # big photos are shrunk to this before normalising: the digit ends up 20 px
+_WORK_SIZE = 512  # big pictures are shrunk to this before normalising: the digit ends up 20 px
+_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # more than 8 bits per pixel
 
 
 def decode_image(data: bytes, fmt: str, params: ImageParams) -> Image.Image:
@@ -34,6 +36,10 @@ def decode_image(data: bytes, fmt: str, params: ImageParams) -> Image.Image:
                     f"image is {width}x{height} pixels; the limit is {params.max_pixels:,} pixels",
                     "decompression_bomb",
                 )
+            if fmt == "jpeg" and min(width, height) >= 2 * _WORK_SIZE:
+                # decode at 1/2..1/8 scale in the codec itself: a 12-megapixel photo costs
+                # what a 1-megapixel one does, and is shrunk to _WORK_SIZE anyway
+                opened.draft(opened.mode, (_WORK_SIZE, _WORK_SIZE))
             image = next(iter(ImageSequence.Iterator(opened)))  # first frame of GIF/TIFF
             image.load()
     except CorruptMediaError:
@@ -49,17 +55,33 @@ def decode_image(data: bytes, fmt: str, params: ImageParams) -> Image.Image:
     return image
 
 
-def _to_grey(image: Image.Image) -> np.ndarray:
-    """Greyscale in [0, 1]; transparency is flattened onto a background that contrasts
-    with the strokes (a browser canvas exports dark or light ink on transparent)."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(image, dtype=np.float32)
-        span = float(arr.max() - arr.min())
-        return (arr - arr.min()) / span if span > 0 else np.zeros_like(arr)
-    has_alpha = image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    image = image.convert("RGBA" if has_alpha else "L")
+def _shrunk(image: Image.Image) -> Image.Image:
     if image.size[0] * image.size[1] > _WORK_SIZE**2:
         image.thumbnail((_WORK_SIZE, _WORK_SIZE), Image.Resampling.BOX)
+    return image
+
+
+def _deep_to_grey(image: Image.Image) -> np.ndarray:
+    """16-bit, 32-bit and float pictures: shrunk as float (one cheap pass over the pixels),
+    then stretched to [0, 1]."""
+    arr = np.asarray(_shrunk(image.convert("F")), dtype=np.float32)
+    if not np.isfinite(arr).all():  # NaN and infinity survive the shrink's averaging
+        raise CorruptMediaError("the image holds NaN, infinite or out-of-range pixels", "invalid_image")
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:
+        return np.zeros_like(arr)
+    scale = max(abs(lo), abs(hi))  # divide first: hi - lo of float pixels can overflow
+    return ((arr / scale - lo / scale) / (hi / scale - lo / scale)).clip(0.0, 1.0)
+
+
+def _to_grey(image: Image.Image) -> np.ndarray:
+    """Greyscale in [0, 1], at most _WORK_SIZE^2 pixels; transparency is flattened onto a
+    background that contrasts with the strokes (a browser canvas exports dark or light ink
+    on transparent)."""
+    if image.mode in _DEEP_MODES:
+        return _deep_to_grey(image)
+    has_alpha = image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    image = _shrunk(image.convert("RGBA" if has_alpha else "L"))
     arr = np.asarray(image, dtype=np.float32) / 255.0
     if not has_alpha:
         return arr
@@ -117,20 +139,26 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if min(h, w) < 64 or np.percentile(border, 95) - np.percentile(border, 5) < 0.08:
         return grey
-    k = max(3, min(h, w) // 10, round(2.5 * _stroke_width(grey))) | 1
-    t = torch.from_numpy(grey)[None, None]
-    opened = F.max_pool2d(-F.max_pool2d(-t, k, 1, k // 2), k, 1, k // 2)  # erosion then dilation
-    background = F.avg_pool2d(opened, k, 1, k // 2, count_include_pad=False)
-    return (t - background).clamp(min=0.0)[0, 0].numpy()
+    # A kernel wider than twice the picture sees all of it from anywhere: capping it there
+    # changes nothing. The filters below cost O(pixels) whatever k is (running min/max/sum).
+    k = min(max(3, min(h, w) // 10, round(2.5 * _stroke_width(grey))), 2 * max(h, w) + 1) | 1
+    opened = ndimage.maximum_filter(ndimage.minimum_filter(grey, k, mode="nearest"), k, mode="nearest")
+    # the mean over the part of each k x k window inside the picture (no padding counted)
+    window_sum = ndimage.uniform_filter(opened.astype(np.float64), k, mode="constant")
+    window_area = ndimage.uniform_filter(np.ones((h, w)), k, mode="constant")
+    background = (window_sum / window_area).astype(np.float32)
+    return np.clip(grey - background, 0.0, None)
 
 
 def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
     """Any greyscale digit picture -> MNIST-style 28x28 float32 in [0, 1]."""
     grey = _native_grid(grey.astype(np.float32))
+    check_budget("grid")
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if np.median(border) > 0.5:  # dark ink on light paper: make the ink light
         grey = 1.0 - grey
     grey = _flatten_background(grey)
+    check_budget("background")
     ink = np.clip(grey - np.median(grey), 0.0, None)  # remove the paper's tone
     peak = float(np.percentile(ink, 99.9))
     if peak < 0.05:
@@ -171,7 +199,11 @@ def image_tensor(grey_28: np.ndarray) -> torch.Tensor:
 
 def digit_from_bytes(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
     """Image bytes of format `fmt` -> the normalised 28x28 digit in [0, 1] (what the encoder sees)."""
-    return normalise_digit(_to_grey(decode_image(data, fmt, params)), params)
+    image = decode_image(data, fmt, params)
+    check_budget("decode")
+    grey = _to_grey(image)
+    check_budget("greyscale")
+    return normalise_digit(grey, params)
 
 
 def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> torch.Tensor:

@@ -95,10 +95,13 @@ def _samples(raw: memoryview, fmt: WavFormat) -> np.ndarray:
     usable = len(raw) - len(raw) % (width * fmt.channels)  # drop a trailing partial frame
     raw = raw[:usable]
     if fmt.encoding == "float":
-        out = np.frombuffer(raw, dtype=f"{order}f{width}").astype(np.float32)
+        out = np.frombuffer(raw, dtype=f"{order}f{width}")
         if not np.all(np.isfinite(out)):
             raise CorruptMediaError("WAV float samples contain NaN or infinity", "invalid_wav")
-        return out
+        peak = float(np.abs(out).max()) if out.size else 0.0
+        if peak > 1.0:  # overs, or absurd values near the float limit: the model only needs the shape
+            out = out / peak
+        return out.astype(np.float32)
     if fmt.bits == 8:  # 8-bit WAV is unsigned
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     if fmt.bits == 24:
