@@ -158,6 +158,7 @@ def test_runtime_image_holds_only_runtime_files() -> None:
             "preprocess",
             "image_preprocess",
             "audio_preprocess",
+            "cpu_budget",
             "settings",
             "wav",
         )
