@@ -234,8 +234,9 @@ def check(
         problems += store.index_problems(client, collection.name, version)
 
     # Every object in the vector index, not only in the object store (a crashed server can
-    # lose the tail of the vector index); what is missing is re-inserted here.
-    problems += store.ensure_vector_index(client, collection.name).problems()
+    # lose the tail of the vector index); what is missing is re-indexed here, under the same
+    # repair lock the supervisor takes, so two repairs never interleave.
+    problems += store.ensure_vector_index(client, collection.name, settings).problems()
 
     for r in random.Random(0).sample(list(records), min(20, len(records))):
         vector = store.get_vector(collection, r.uuid)

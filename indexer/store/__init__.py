@@ -10,7 +10,14 @@ The names below are the package's public surface; docs/ARCHITECTURE.md explains 
 from indexer.store.connection import connect
 from indexer.store.embedded import WEAVIATE_VERSION, embedded_binary, server_pid
 from indexer.store.errors import StoreUnavailable
-from indexer.store.integrity import VectorIndexCheck, ensure_vector_index, wait_indexed
+from indexer.store.integrity import (
+    RepairBusy,
+    VectorIndexCheck,
+    ensure_vector_index,
+    indexing_state,
+    vector_index_shortfall,
+    wait_indexed,
+)
 from indexer.store.queries import (
     METADATA_PROPERTIES,
     Hit,
@@ -43,6 +50,7 @@ __all__ = [
     "WEAVIATE_VERSION",
     "Hit",
     "Item",
+    "RepairBusy",
     "StoreSettings",
     "StoreUnavailable",
     "SupervisorStatus",
@@ -58,6 +66,7 @@ __all__ = [
     "get_media",
     "get_vector",
     "index_problems",
+    "indexing_state",
     "model_versions",
     "object_uuid",
     "wait_for_replicas",
@@ -67,5 +76,6 @@ __all__ = [
     "SearchRequest",
     "server_pid",
     "supervisor_status",
+    "vector_index_shortfall",
     "wait_indexed",
 ]

@@ -2,19 +2,19 @@
 
 A lease file per open client (`<data dir>/.leases/`, guarded by an flock) decides who stops
 it; `.server.pid` names the server we started, from the moment it exists; `.unclean-stop`
-says the last server did not stop through its last user (killed, crashed), so its vector
-index must be checked. docs/ARCHITECTURE.md ("Sharing one embedded server", "Crash safety",
-"Supervision") explains the design; indexer.store.supervisor restarts a server that dies.
+says the last server did not stop cleanly (killed, crashed, or SIGKILLed because it did not
+exit on SIGTERM), so its vector index must be checked. docs/ARCHITECTURE.md ("Sharing one
+embedded server", "Crash safety", "Supervision") explains the design;
+indexer.store.supervisor restarts a server that dies.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import secrets
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,7 +36,8 @@ from indexer.store.settings import StoreSettings
 WEAVIATE_VERSION = "1.39.3"
 START_ATTEMPTS = 3
 READY_WITHIN_S = 60.0
-_children: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started (to reap them)
+HALF_UP_GRACE_S = 5.0  # a live server missing a listener this long is stopped and started again
+log = logging.getLogger("indexer.store")
 
 
 def embedded_binary(version: str | None = None) -> Path:
@@ -85,23 +86,15 @@ def locked(data_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _alive(pid: int) -> bool:
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:  # ours and exited: reaped now
-        del _children[pid]
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited already
-
-
 def _live_leases(data_dir: Path) -> list[Path]:
     leases = []
     for lease in (data_dir / ".leases").glob("*"):
-        pid = int(lease.name.split("-", 1)[0])
-        if _alive(pid):
+        try:
+            pid = int(lease.name.split("-", 1)[0])
+        except ValueError:  # not a lease (a stray file): neither a user nor ours to delete
+            log.warning("ignoring %s in the leases folder: not a lease", lease.name)
+            continue
+        if server_process.alive(pid):
             leases.append(lease)
         else:
             lease.unlink(missing_ok=True)  # left by a killed process
@@ -113,7 +106,7 @@ def connect(settings: StoreSettings, timeouts: AdditionalConfig) -> weaviate.Wea
     data_dir = data_dir_of(settings)
     http, grpc = settings.weaviate_port, settings.weaviate_grpc_port
     with locked(data_dir):
-        if not (listening(http) and listening(grpc)):
+        if not _complete(settings, data_dir):
             _start_server(settings, data_dir)
         lease = data_dir / ".leases" / f"{os.getpid()}-{uuid.uuid4().hex}"
         lease.parent.mkdir(exist_ok=True)
@@ -131,6 +124,18 @@ def connect(settings: StoreSettings, timeouts: AdditionalConfig) -> weaviate.Wea
         client.close()
         raise
     return client
+
+
+def _complete(settings: StoreSettings, data_dir: Path) -> bool:
+    """Both ports listen; a live recorded server gets HALF_UP_GRACE_S to open the missing one
+    (a probe can time out on a loaded machine: never stop a healthy server for that)."""
+    deadline = time.monotonic() + HALF_UP_GRACE_S
+    while not (listening(settings.weaviate_port) and listening(settings.weaviate_grpc_port)):
+        pid = _recorded_pid(data_dir / ".server.pid")
+        if pid is None or not server_process.alive(pid) or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _wait_ready(client: weaviate.WeaviateClient, deadline: float) -> None:
@@ -170,22 +175,24 @@ def _start_server(settings: StoreSettings, data_dir: Path) -> None:
             "to build it, or set WEAVIATE_URL to use a running server"
         )
     ports = (settings.weaviate_port, settings.weaviate_grpc_port)
+    pid_file = data_dir / ".server.pid"
+    previous = _recorded_pid(pid_file)
+    if previous is not None:  # the last server did not stop through its last user's release
+        # First: a server that is stuck or half dead (alive, one listener missing) must hold
+        # neither the data folder nor the port that is still open.
+        server_process.stop(previous)
+        _mark_unclean(data_dir, f"server {previous} stopped without its last user")
     for port in ports:
         if listening(port):
             raise StoreUnavailable(
                 f"port {port} is taken by something that is not a complete Weaviate server; "
                 "choose WEAVIATE_PORT / WEAVIATE_GRPC_PORT, or set WEAVIATE_URL"
             )
-    pid_file = data_dir / ".server.pid"
-    previous = _recorded_pid(pid_file)
-    if previous is not None:  # the last server did not stop through its last user's release
-        _stop_server(previous)  # one that is stuck or half dead must not hold the data folder
-        (data_dir / ".unclean-stop").write_text(f"server {previous} stopped without its last user\n")
     key = _local_key(settings, data_dir)
     for attempt in range(START_ATTEMPTS):
         env = server_process.server_env(data_dir, *ports, api_key=key)
         process = server_process.launch(binary, settings.weaviate_port, env)
-        _children[process.pid] = process
+        server_process.children[process.pid] = process
         pid_file.write_text(str(process.pid))  # at once: a starter killed now leaves no unknown server
         try:
             server_process.wait_listening(process, ports)
@@ -197,7 +204,8 @@ def _start_server(settings: StoreSettings, data_dir: Path) -> None:
             if attempt == START_ATTEMPTS - 1:
                 raise
         except BaseException:  # not listening in time, or we are interrupted: leave nothing behind
-            _stop_server(process.pid, wait_s=10.0)
+            if not server_process.stop(process.pid, wait_s=10.0):
+                _mark_unclean(data_dir, f"server {process.pid} killed during its start")
             pid_file.unlink(missing_ok=True)
             raise
 
@@ -209,25 +217,47 @@ def _recorded_pid(pid_file: Path) -> int | None:
         return None
 
 
+def recorded_pid(settings: StoreSettings) -> int | None:
+    """The pid in `.server.pid`, alive or not."""
+    return _recorded_pid(data_dir_of(settings) / ".server.pid")
+
+
 def server_pid(settings: StoreSettings) -> int | None:
     """The pid of the embedded server started for these settings, if one runs."""
     pid = _recorded_pid(data_dir_of(settings) / ".server.pid")
-    return pid if pid is not None and _alive(pid) else None
+    return pid if pid is not None and server_process.alive(pid) else None
 
 
 def server_died(settings: StoreSettings) -> bool:
     """A server was started for these settings and its process is gone without being stopped."""
     pid = _recorded_pid(data_dir_of(settings) / ".server.pid")
-    return pid is not None and not _alive(pid)
+    return pid is not None and not server_process.alive(pid)
+
+
+def _mark_unclean(data_dir: Path, why: str) -> None:
+    # Unique per stop: a check that began before this stop must not clear it (clear_unclean_stop).
+    (data_dir / ".unclean-stop").write_text(f"{why} ({uuid.uuid4().hex})\n")
 
 
 def unclean_stop_pending(settings: StoreSettings) -> bool:
     """The last server stopped uncleanly and no vector-index check has cleared that yet."""
-    return (data_dir_of(settings) / ".unclean-stop").exists()
+    return unclean_stop_mark(settings) is not None
 
 
-def clear_unclean_stop(settings: StoreSettings) -> None:
-    (data_dir_of(settings) / ".unclean-stop").unlink(missing_ok=True)
+def unclean_stop_mark(settings: StoreSettings) -> str | None:
+    """What the unclean-stop mark says (None: no check pending)."""
+    try:
+        return (data_dir_of(settings) / ".unclean-stop").read_text()
+    except FileNotFoundError:
+        return None
+
+
+def clear_unclean_stop(settings: StoreSettings, seen: str) -> None:
+    """Remove the mark a check began with, unless another unclean stop replaced it meanwhile."""
+    data_dir = data_dir_of(settings)
+    with locked(data_dir):
+        if unclean_stop_mark(settings) == seen:
+            (data_dir / ".unclean-stop").unlink(missing_ok=True)
 
 
 def _release(settings: StoreSettings, lease: Path) -> None:
@@ -239,28 +269,6 @@ def _release(settings: StoreSettings, lease: Path) -> None:
         pid_file = data_dir / ".server.pid"
         pid = _recorded_pid(pid_file)
         if pid is not None:
-            _stop_server(pid)
+            if not server_process.stop(pid):  # SIGKILLed: the next start must check its vector index
+                _mark_unclean(data_dir, f"server {pid} was SIGKILLed: it did not exit on SIGTERM")
             pid_file.unlink(missing_ok=True)
-
-
-def _stop_server(pid: int, wait_s: float = 30.0) -> None:
-    """SIGTERM (Weaviate flushes its stores and exits), SIGKILL after wait_s; returns once it is gone."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        cmdline = b""
-    if b"weaviate" not in cmdline:
-        _alive(pid)  # reaps it if it is our exited child
-        return  # gone already, or the pid was reused by something else
-    for sig, wait in ((signal.SIGTERM, wait_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while _alive(pid):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        else:
-            return

@@ -15,6 +15,7 @@ work with the other.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 from indexer.store.errors import StoreUnavailable
 
 LISTEN_WITHIN_S = 60.0
+STOP_WAIT_S = 30.0  # SIGTERM -> exit (Weaviate flushes its stores); SIGKILL after this
+children: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started (to reap them)
 # The parent-death signal fires when the *thread* that forked the child ends, so every server
 # is forked by this one thread, which lives as long as the process.
 _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weaviate-launcher")
@@ -133,3 +136,42 @@ def wait_listening(process: subprocess.Popen[bytes], ports: tuple[int, ...]) -> 
                 f"the embedded Weaviate server did not listen within {LISTEN_WITHIN_S:.0f} s"
             )
         time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """The process exists and has not exited (our own exited children are reaped here)."""
+    child = children.get(pid)
+    if child is not None and child.poll() is not None:
+        children.pop(pid, None)  # another thread may reap it at the same moment
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited already
+
+
+def stop(pid: int, wait_s: float | None = None) -> bool:
+    """SIGTERM (Weaviate flushes its stores and exits), SIGKILL after wait_s (STOP_WAIT_S);
+    returns once it is gone: True when it exited on SIGTERM (or was gone already), False
+    when it had to be killed (its stores were not flushed)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    if b"weaviate" not in cmdline:
+        alive(pid)  # reaps it if it is our exited child
+        return True  # gone already, or the pid was reused by something else
+    for sig, wait in ((signal.SIGTERM, STOP_WAIT_S if wait_s is None else wait_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return sig == signal.SIGTERM
+        deadline = time.monotonic() + wait
+        while alive(pid):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        else:
+            return sig == signal.SIGTERM
+    return False

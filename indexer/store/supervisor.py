@@ -6,14 +6,16 @@ starts it again through `embedded.connect`, i.e. under the lease lock: two proce
 start two servers, and a server another process restarted first is simply shared. A failed
 start is retried after BACKOFF_S, doubling up to MAX_BACKOFF_S. After an unclean stop (the
 server was killed or crashed: `embedded.unclean_stop_pending`) it runs `ensure_vector_index`
-on every collection, one process at a time, and only then calls the store 'up' again.
+on every collection (under each collection's repair lock), and only then calls the store 'up'.
+A live server missing one of its listeners is stopped and started again by `embedded.connect`
+after HALF_UP_GRACE_S. The thread never dies silently: any exception is logged with its
+traceback, the state becomes 'down: ...' (readiness off), and the next poll tries again.
 
 A remote Weaviate (WEAVIATE_URL) is never supervised: it is not ours to restart.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -25,7 +27,7 @@ from weaviate.classes.init import AdditionalConfig
 
 from indexer.store import embedded
 from indexer.store.errors import StoreUnavailable
-from indexer.store.integrity import VectorIndexCheck, ensure_vector_index
+from indexer.store.integrity import RepairBusy, VectorIndexCheck, ensure_vector_index
 from indexer.store.server_process import listening
 from indexer.store.settings import StoreSettings
 
@@ -42,7 +44,7 @@ RESTARTING = "restarting"
 class SupervisorStatus:
     """What the supervisor of one embedded server knows, as of `supervisor_status(...)`."""
 
-    state: str  # 'up' | 'restarting' | 'down: <why>' (between two failed restarts)
+    state: str  # 'up' | 'restarting[: <why>]' | 'down: <why>' (between two failed restarts)
     last_restart: float | None = None  # time.time() when the server last came back, if ever
     restarts: int = 0  # how often it came back while this process watched
     checks: dict[str, VectorIndexCheck] = field(default_factory=dict)  # last check after an unclean stop
@@ -71,67 +73,96 @@ class Supervisor:
         self._stop.set()
         self._thread.join()
 
-    def _healthy(self) -> bool:
+    @property
+    def running(self) -> bool:
+        """The watcher thread runs (or was stopped on purpose)."""
+        return self._thread.is_alive() or self._stop.is_set()
+
+    def _problem(self) -> str | None:
+        """Why the server is not healthy; None when it is."""
         s = self.settings
-        return not embedded.server_died(s) and listening(s.weaviate_port) and listening(s.weaviate_grpc_port)
+        if embedded.server_died(s):
+            return f"server process {embedded.recorded_pid(s)} exited"
+        for kind, port in (("HTTP", s.weaviate_port), ("gRPC", s.weaviate_grpc_port)):
+            if not listening(port):
+                return f"its {kind} port {port} does not listen"
+        return None
 
     def _set(self, state: str, **changes: object) -> None:
         if state != self.status.state:
-            level = logging.INFO if state in (UP, RESTARTING) else logging.WARNING
+            level = logging.INFO if state.startswith((UP, RESTARTING)) else logging.WARNING
             log.log(level, "embedded Weaviate: %s", state)
         self.status = replace(self.status, state=state, **changes)  # type: ignore[arg-type]
 
     def _watch(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # not even this may pass silently: readiness goes off
+            log.critical("the embedded Weaviate supervisor stopped", exc_info=True)
+            self._set(f"down: the supervisor stopped ({type(exc).__name__}: {exc})")
+            raise
+
+    def _loop(self) -> None:
         delay = BACKOFF_S
         while not self._stop.is_set():
             wait = POLL_S
             try:
-                if not self._healthy():
-                    self._set(RESTARTING)
-                    self._come_back()
-                elif embedded.unclean_stop_pending(self.settings):
-                    self._set(RESTARTING)
-                    self._check_after_unclean_stop(None)
-                else:
-                    self._set(UP)
+                self._step()
                 delay = BACKOFF_S
             except (StoreUnavailable, weaviate.exceptions.WeaviateBaseError, OSError) as exc:
                 self._set(f"down: {exc}")
                 wait, delay = delay, min(2 * delay, MAX_BACKOFF_S)
+            except Exception as exc:  # noqa: BLE001 - a surprise (a bug): its traceback, then again
+                log.exception("embedded Weaviate supervisor: unexpected error")
+                self._set(f"down: {type(exc).__name__}: {exc}")
+                wait, delay = delay, min(2 * delay, MAX_BACKOFF_S)
             self._stop.wait(wait)
+
+    def _step(self) -> None:
+        problem = self._problem()
+        if problem is not None:
+            self._set(f"{RESTARTING}: {problem}")
+            self._come_back()
+        elif embedded.unclean_stop_pending(self.settings):
+            self._set(RESTARTING)
+            self._check_after_unclean_stop(None)
+        else:
+            self._set(UP)
 
     def _come_back(self) -> None:
         """Start the server again (or share the one another process started), then check it."""
+        before = embedded.server_pid(self.settings)
         client = embedded.connect(self.settings, self._timeouts)  # starts it under the lease lock
         try:
-            self._set(RESTARTING, last_restart=time.time(), restarts=self.status.restarts + 1)
+            if embedded.server_pid(self.settings) != before:  # not merely a slow probe
+                self._set(RESTARTING, last_restart=time.time(), restarts=self.status.restarts + 1)
             self._check_after_unclean_stop(client)
         finally:
             client.close()  # our own lease stays: this never stops the server
 
     def _check_after_unclean_stop(self, client: weaviate.WeaviateClient | None) -> None:
-        """Every collection's vector index holds every object (repaired if not), by one process at a time."""
-        data_dir = embedded.data_dir_of(self.settings)
-        with open(data_dir / ".vector-check.lock", "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return  # another process checks; we stay 'restarting' until its marker is gone
-            if not embedded.unclean_stop_pending(self.settings):
-                self._set(UP)
-                return
-            own = client is None
-            client = client or embedded.connect(self.settings, self._timeouts)
-            try:
-                checks = {name: ensure_vector_index(client, name) for name in client.collections.list_all()}
-            finally:
-                if own:
-                    client.close()
-            problems = [p for check in checks.values() for p in check.problems()]
-            if problems:
-                raise StoreUnavailable("after an unclean stop: " + "; ".join(problems))
-            embedded.clear_unclean_stop(self.settings)
-            self._set(UP, checks=checks)
+        """Every collection's vector index holds every object (repaired if not)."""
+        mark = embedded.unclean_stop_mark(self.settings)
+        if mark is None:
+            self._set(UP)
+            return
+        own = client is None
+        client = client or embedded.connect(self.settings, self._timeouts)
+        try:
+            checks = {}
+            for name in client.collections.list_all():
+                try:
+                    checks[name] = ensure_vector_index(client, name, self.settings, wait_s=0)
+                except RepairBusy:  # another repairer: stay 'restarting', look again next poll
+                    return
+        finally:
+            if own:
+                client.close()
+        problems = [p for check in checks.values() for p in check.problems()]
+        if problems:
+            raise StoreUnavailable("after an unclean stop: " + "; ".join(problems))
+        embedded.clear_unclean_stop(self.settings, mark)
+        self._set(UP, checks=checks)
 
 
 _lock = threading.Lock()
@@ -166,4 +197,8 @@ def supervisor_status(settings: StoreSettings) -> SupervisorStatus | None:
         return None
     with _lock:
         supervisor = _supervisors.get(embedded.data_dir_of(settings))
-    return supervisor.status if supervisor is not None else None
+    if supervisor is None:
+        return None
+    if not supervisor.running:  # its thread ended without being stopped (see _watch)
+        return replace(supervisor.status, state="down: the supervisor thread is not running")
+    return supervisor.status

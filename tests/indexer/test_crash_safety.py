@@ -79,7 +79,7 @@ def test_sigkill_right_after_an_import_loses_no_vector(tmp_path: Path) -> None:
     client = store.connect(settings)  # a fresh server on the same data
     try:
         start = time.monotonic()
-        check = store.ensure_vector_index(client, "Crash")
+        check = store.ensure_vector_index(client, "Crash", settings)
         seconds = time.monotonic() - start
         assert check.objects == N
         assert check.missing == [], f"{len(check.missing)} vectors lost by the crash"
@@ -126,11 +126,11 @@ def test_lost_vectors_are_found_and_repaired(tmp_path: Path) -> None:
         cluster.heal()
         client = store.connect(settings)
         try:
-            check = store.ensure_vector_index(client, "Repair")
+            check = store.ensure_vector_index(client, "Repair", settings)
             assert check.objects == N
             assert 0 < len(check.missing) < N
             assert sorted(check.repaired) == sorted(check.missing) and check.ok
-            assert store.ensure_vector_index(client, "Repair").missing == []
+            assert store.ensure_vector_index(client, "Repair", settings).missing == []
             assert_each_finds_itself(client.collections.get("Repair"), vectors)
             print(f"\nhalf a commit log: {len(check.missing)} of {N} vectors lost, all repaired")
         finally:

@@ -35,11 +35,13 @@ def written_with(collection: Collection, version: str) -> int:
     return int(result.total_count or 0)
 
 
-def assert_complete(client: weaviate.WeaviateClient, collection: Collection, version: str) -> None:
+def assert_complete(
+    client: weaviate.WeaviateClient, collection: Collection, version: str, settings: store.StoreSettings
+) -> None:
     ids = [str(o.uuid) for o in collection.iterator(return_properties=[])]
     assert len(ids) == len(set(ids)) == EXPECTED  # exactly the expected objects, no duplicates
     assert store.model_versions(collection) == {version: EXPECTED}  # nothing of a stale version
-    check = store.ensure_vector_index(client, collection.name)
+    check = store.ensure_vector_index(client, collection.name, settings)
     assert check.objects == EXPECTED and check.missing == []
     for obj in collection.iterator(include_vector=True, return_properties=["modality"]):
         vector = obj.vector["default"] if isinstance(obj.vector, dict) else obj.vector
@@ -96,4 +98,4 @@ def test_indexer_killed_at_random_points(
         assert rerun.ok, (rerun.failures[:5], rerun.problems)
         assert (rerun.total, rerun.written, rerun.skipped) == (EXPECTED, EXPECTED - at_kill, at_kill)
         assert total(collection) == EXPECTED
-        assert_complete(weaviate_client, collection, version)
+        assert_complete(weaviate_client, collection, version, settings)

@@ -3,19 +3,31 @@
 import json
 import logging
 import re
+import time
 from pathlib import Path
 
+import pytest
 import torch
 import weaviate
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from indexer import store
+from models.encoders import file_version
 from service.logs import JsonFormatter
 from service.main import create_app
 from service.settings import ServiceSettings
 from tests.conftest import make_checkpoint
-from tests.service.helpers import SMALL_LIMIT, Media, build_index
+from tests.indexer.lost_vectors import short_index
+from tests.service.helpers import SMALL_LIMIT, Media, build_index, settings_for
+
+READY_CHECKS = {
+    "encoders": True,
+    "weaviate": True,
+    "collection": True,
+    "model_version": True,
+    "vector_index": True,
+}
 
 
 def test_healthz(client: TestClient) -> None:
@@ -40,6 +52,7 @@ def test_readyz_503_for_a_missing_collection(small_index: ServiceSettings, media
             "weaviate": True,
             "collection": False,
             "model_version": False,
+            "vector_index": False,
         }
         assert "does not exist" in r.json()["reasons"][0]
         r = c.post("/search", files={"file": ("a.png", media.pngs[0])})
@@ -57,7 +70,7 @@ def test_readyz_503_for_another_model_version(small_index: ServiceSettings, tmp_
     other = make_checkpoint(tmp_path / "other.pt", seed=1)
     status, body = readiness(small_index.model_copy(update={"checkpoint": other}))
     assert status == 503
-    assert body["checks"] == {"encoders": True, "weaviate": True, "collection": True, "model_version": False}
+    assert body["checks"] == {**READY_CHECKS, "model_version": False, "vector_index": False}
     reasons = " ".join(body["reasons"])
     assert "no items of model version" in reasons and "other model versions" in reasons
 
@@ -73,8 +86,51 @@ def test_readyz_503_for_a_mixed_version_index(
     collection.data.insert(stale, vector=some.vector["default"])
     status, body = readiness(small_index.model_copy(update={"collection": "SvcMixed"}))
     assert status == 503
-    assert body["checks"] == {"encoders": True, "weaviate": True, "collection": True, "model_version": False}
+    assert body["checks"] == {**READY_CHECKS, "model_version": False, "vector_index": False}
     assert "other model versions" in " ".join(body["reasons"]) and "0123456789ab" in " ".join(body["reasons"])
+
+
+@pytest.mark.slow
+def test_readyz_503_for_a_vector_index_short_of_its_objects(
+    untrained_checkpoint: Path, tmp_path: Path
+) -> None:
+    """Objects stored and counted, but some in no search result: not ready, and saying why."""
+    version = file_version(untrained_checkpoint)
+    with short_index(tmp_path, "SvcShort", 3000, model_version=version) as lost:
+        settings = settings_for(lost.settings, checkpoint=untrained_checkpoint, device="cpu")
+        with TestClient(create_app(settings)) as c:
+            start = time.perf_counter()
+            r = c.get("/readyz")
+            first_s = time.perf_counter() - start
+            assert r.status_code == 503, r.text
+            assert r.json()["checks"] == {**READY_CHECKS, "vector_index": False}
+            (reason,) = r.json()["reasons"]
+            assert "short of the object store" in reason and "of 3000 objects" in reason, reason
+            start = time.perf_counter()
+            assert c.get("/readyz").status_code == 503
+            again_s = time.perf_counter() - start
+
+            client = store.connect(lost.settings)
+            try:
+                check = store.ensure_vector_index(client, "SvcShort", lost.settings)
+                assert check.missing and check.ok
+            finally:
+                client.close()
+            start = time.perf_counter()
+            while (r := c.get("/readyz")).status_code != 200:
+                assert time.perf_counter() - start < 10, r.text
+                time.sleep(0.1)
+            assert r.json()["checks"] == READY_CHECKS
+            ready_s = time.perf_counter() - start
+            start = time.perf_counter()
+            for _ in range(20):
+                assert c.get("/readyz").status_code == 200
+            cached_ms = (time.perf_counter() - start) / 20 * 1000
+        print(
+            f"\nshort index ({len(check.missing)} of 3000 missing): first /readyz 503 in "
+            f"{first_s * 1000:.0f} ms, next {again_s * 1000:.0f} ms; ready {ready_s:.1f}s after "
+            f"the repair; a poll then {cached_ms:.1f} ms"
+        )
 
 
 def test_stats(client: TestClient, app: FastAPI) -> None:
