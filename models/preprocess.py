@@ -3,16 +3,19 @@ models.image_preprocess or models.audio_preprocess. Those modules are the one co
 shared by training, indexing and serving.
 """
 
+import io
+import warnings
 from dataclasses import dataclass
 
 import torch
+from PIL import Image
 
 from models.audio_preprocess import audio_bytes_to_tensor
 from models.encoder_config import EncoderConfig
-from models.image_preprocess import image_bytes_to_tensor
+from models.image_preprocess import PIL_NAMES, image_bytes_to_tensor
 from models.media_errors import CorruptMediaError, UnsupportedMediaError
 from models.modality import Modality
-from models.wav import is_wav
+from models.wav import is_wav, wav_sample_count
 
 ACCEPTED = "PNG, JPEG, BMP, GIF, WebP, TIFF images or WAV audio"
 
@@ -37,6 +40,21 @@ def sniff(data: bytes) -> tuple[Modality, str]:
     if not data:
         raise CorruptMediaError("the upload is empty (0 bytes)", "empty_upload")
     raise UnsupportedMediaError(f"unrecognised file type; this service accepts {ACCEPTED}")
+
+
+def decoded_size(data: bytes, modality: Modality, fmt: str) -> int:
+    """Pixels or samples the upload will decode to, read from its header only (cheap): what
+    its preprocessing will cost. 0 when the header cannot be read (decoding will say why)."""
+    if modality == "audio":
+        return wav_sample_count(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a bomb's warning: decoding refuses it, with its code
+            with Image.open(io.BytesIO(data), formats=[PIL_NAMES[fmt]]) as image:
+                width, height = image.size
+    except Exception:  # noqa: BLE001 - a broken header is decoding's to report, with its type
+        return 0
+    return width * height
 
 
 @dataclass(frozen=True)

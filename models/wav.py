@@ -115,6 +115,17 @@ def _samples(raw: memoryview, fmt: WavFormat) -> np.ndarray:
     return (ints.astype(np.float64) / float(1 << (fmt.bits - 1))).astype(np.float32)
 
 
+def wav_sample_count(data: bytes) -> int:
+    """Samples (frames x channels) the file holds, from its header alone; 0 when unreadable."""
+    try:
+        big_endian = data[:4] == b"RIFX"
+        fmt_body, raw = _find_chunks(data, big_endian)
+        fmt = _parse_fmt(fmt_body, big_endian)
+    except (CorruptMediaError, UnsupportedMediaError, struct.error):
+        return 0
+    return len(raw) // (fmt.bits // 8)
+
+
 def read_wav(data: bytes, min_rate: int, max_rate: int, max_seconds: float) -> tuple[np.ndarray, int]:
     """Decode WAV bytes into float32 samples shaped (channels, frames) and the rate."""
     if not is_wav(data):

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 import torch
 
 from models.encoders import LoadedEncoders, load_encoders
+from service.embedding_map import MapCache
 from service.observability import Metrics
+from service.preprocess_pool import PreprocessPool
 from service.query_encoder import QueryEncoder
-from service.search_admission import SearchAdmission
+from service.search_admission import AdmissionLimits, SearchAdmission
 from service.settings import ServiceSettings
 from service.weaviate_breaker import WeaviateBreaker
 
@@ -25,6 +27,7 @@ class AppResources:
     searches: SearchAdmission
     query_encoder: QueryEncoder
     weaviate_version: str | None = None  # cached by /stats on first success
+    embedding_map: MapCache = field(default_factory=MapCache)  # /map, rebuilt when the index changes
     _torch_threads: int = field(default=0, repr=False)
 
     def close(self) -> None:
@@ -51,9 +54,27 @@ def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
         encoders.device,
         "Weaviate connected" if weaviate.connected else "Weaviate not reachable, will retry",
     )
-    searches = SearchAdmission(settings.max_searches_in_flight)
+    searches = SearchAdmission(
+        AdmissionLimits(
+            max_searches=settings.max_searches_in_flight,
+            max_bytes_held=settings.max_upload_bytes_held,
+            min_bytes_per_s=settings.upload_min_bytes_per_s,
+            grace_s=settings.upload_grace_s,
+        )
+    )
+    preprocess = PreprocessPool(
+        encoders.config,
+        light_threads=settings.preprocess_threads,
+        heavy_above=settings.heavy_upload_size,
+        heavy_queue=settings.heavy_upload_queue,
+        cpu_budget_s=settings.preprocess_cpu_s,
+    )
     query_encoder = QueryEncoder(
-        encoders, settings.encode_batch_max, settings.encode_batch_wait_ms / 1000.0, metrics.encode_batch_size
+        encoders,
+        preprocess,
+        settings.encode_batch_max,
+        settings.encode_batch_wait_ms / 1000.0,
+        metrics.encode_batch_size,
     )
     return AppResources(
         settings, encoders, weaviate, searches, query_encoder, _torch_threads=previous_threads

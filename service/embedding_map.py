@@ -26,6 +26,10 @@ from indexer.store.errors import StoreUnavailable
 from indexer.store.map_reads import iter_map_rows, object_count
 
 
+class MapUnavailable(Exception):
+    """The index holds too few items of the loaded model to draw a map."""
+
+
 @dataclass(frozen=True)
 class Projection:
     mean: np.ndarray  # (D,)
@@ -102,8 +106,8 @@ def build_map(collection: Collection, state: IndexState) -> EmbeddingMap:
     model_version = state.model_version
     rows = [r for r in iter_map_rows(collection) if r.model_version == model_version]
     if len(rows) < 2:
-        # no index to draw: the same 503 as a search against a missing index
-        raise StoreUnavailable(f"the index holds {len(rows)} items of model version {model_version}")
+        # nothing to draw yet; not a store failure (it must not trip the breaker)
+        raise MapUnavailable(f"the index holds {len(rows)} items of model version {model_version}")
     vectors = np.asarray([r.vector for r in rows], dtype=np.float64)
     projection = fit_pca(vectors)
     xy = projection.place(vectors)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from weaviate.exceptions import WeaviateBaseError
 
 from indexer.store import StoreUnavailable
+from models.cpu_budget import TooComplexError
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
 
 log = logging.getLogger("service.errors")
@@ -28,6 +29,7 @@ MEDIA_STATUS: dict[type[MediaError], int] = {
     CorruptMediaError: 400,
     UnsupportedMediaError: 415,
     MediaTooLargeError: 413,
+    TooComplexError: 422,
 }
 
 _HTTP_CODES = {

@@ -1,8 +1,9 @@
-"""Uploaded bytes -> embedding, with concurrent uploads of one modality sharing a forward pass.
+"""Uploaded bytes -> embedding: preprocessing in its own bounded lanes (service.preprocess_pool),
+then concurrent uploads of one modality share a forward pass (service.micro_batch).
 
-Decoding and the forward pass run on one worker thread per modality (service.micro_batch):
-the event loop keeps parsing HTTP and talking to Weaviate while that thread works, and
-under load every upload that arrived during a pass is decoded and embedded in the next one.
+The forward passes run on one worker thread per modality and never decode anything, so a
+slow upload cannot hold them up; under load every tensor that arrived during a pass is
+embedded in the next one. The event loop keeps parsing HTTP and talking to Weaviate meanwhile.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import torch
 from prometheus_client import Histogram
 
 from models.encoders import LoadedEncoders
-from models.media_errors import MediaError, UnsupportedMediaError
+from models.media_errors import UnsupportedMediaError
 from models.modality import MODALITIES, Modality
-from models.preprocess import PreparedQuery, prepare, sniff
+from models.preprocess import PreparedQuery, sniff
 from service.micro_batch import MicroBatcher
+from service.preprocess_pool import PreprocessPool
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,13 @@ class QueryEncoder:
     def __init__(
         self,
         encoders: LoadedEncoders,
+        preprocess: PreprocessPool,
         max_batch: int,
         max_wait_s: float,
         batch_sizes: Histogram | None = None,  # observes each forward pass's size, per modality
     ) -> None:
         self.encoders = encoders
+        self.preprocess = preprocess
         self.batchers = {
             modality: MicroBatcher(
                 functools.partial(self._encode_batch, modality),
@@ -58,39 +62,30 @@ class QueryEncoder:
         }
 
     async def encode(self, data: bytes, only: Modality | None = None) -> EncodedQuery:
-        """Raises the upload's MediaError (wrong type, broken, silent ...) for the caller to map."""
+        """Raises the upload's MediaError (wrong type, broken, silent, too complex ...) for the
+        caller to map, or ApiError 503 when the lane for large uploads is full."""
         modality, fmt = sniff(data)  # a few bytes' look, on the loop: picks the batcher
         if only is not None and modality != only:
             raise UnsupportedMediaError(
                 f"this endpoint takes {only} files, the upload is {modality} ({fmt}); "
                 f"use /search/{modality} or /search"
             )
-        outcome = await self.batchers[modality].submit(data)
-        if isinstance(outcome, MediaError):
-            raise outcome
-        return outcome
+        t0 = time.perf_counter()
+        prepared = await self.preprocess.prepare(data, modality, fmt)
+        decode_ms = _ms(time.perf_counter() - t0)
+        embedding, probs, embed_ms = await self.batchers[modality].submit(prepared)
+        return EncodedQuery(prepared.modality, prepared.format, embedding, probs, decode_ms, embed_ms)
 
-    def _encode_batch(self, modality: Modality, uploads: Sequence[bytes]) -> list[EncodedQuery | MediaError]:
-        """On the batcher's thread: decode each upload, then one forward pass for the good ones."""
-        outcomes: list[EncodedQuery | MediaError | None] = [None] * len(uploads)
-        prepared: dict[int, tuple[PreparedQuery, float]] = {}
-        for i, data in enumerate(uploads):
-            t0 = time.perf_counter()
-            try:
-                prepared[i] = prepare(data, self.encoders.config), _ms(time.perf_counter() - t0)
-            except MediaError as exc:
-                outcomes[i] = exc  # this upload's own error; the others go on
-        if prepared:
-            t0 = time.perf_counter()
-            tensors = torch.stack([query.tensor for query, _ in prepared.values()])
-            embeddings, probs = self.encoders.classify(modality, tensors)
-            embed_ms = _ms((time.perf_counter() - t0) / len(prepared))
-            for row, (i, (query, decode_ms)) in enumerate(prepared.items()):
-                outcomes[i] = EncodedQuery(
-                    query.modality, query.format, embeddings[row], probs[row], decode_ms, embed_ms
-                )
-        return [o for o in outcomes if o is not None]
+    def _encode_batch(
+        self, modality: Modality, queries: Sequence[PreparedQuery]
+    ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """On the batcher's thread: one forward pass for the prepared uploads of one modality."""
+        t0 = time.perf_counter()
+        embeddings, probs = self.encoders.classify(modality, torch.stack([q.tensor for q in queries]))
+        embed_ms = _ms((time.perf_counter() - t0) / len(queries))
+        return [(embeddings[row], probs[row], embed_ms) for row in range(len(queries))]
 
     def close(self) -> None:
+        self.preprocess.close()
         for batcher in self.batchers.values():
             batcher.close()

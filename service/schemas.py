@@ -145,12 +145,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV)",
         404: "Unknown item id",
-        408: "The upload did not arrive within UPLOAD_TIMEOUT_S",
+        408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
-        422: "Invalid parameters",
+        422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex)",
         503: "Weaviate unreachable, timing out, or the index is missing; or more than "
-        "MAX_SEARCHES_IN_FLIGHT searches at once (see Retry-After)",
+        "MAX_SEARCHES_IN_FLIGHT searches, MAX_UPLOAD_BYTES_HELD upload bytes or HEAVY_UPLOAD_QUEUE "
+        "large uploads at once (see Retry-After)",
     }
     return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
 

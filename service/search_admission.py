@@ -1,56 +1,147 @@
-"""Back-pressure: at most MAX_SEARCHES_IN_FLIGHT searches at a time per worker process.
+"""Admission for search requests: what one worker takes on at once, bounded three ways.
 
-One more gets 503 + Retry-After at once instead of waiting in an unbounded queue (for
-threads, the encoder, Weaviate). A search counts from the moment its request arrives until
-its answer is sent, upload included, so the limit also bounds the upload bytes a worker
-holds (at most MAX_SEARCHES_IN_FLIGHT x MAX_UPLOAD_BYTES x files per request).
+* **Searches** (MAX_SEARCHES_IN_FLIGHT): a search counts from the moment its upload has fully
+  arrived until its answer is sent. A slow upload holds no search slot, so slow clients
+  cannot crowd out the searches of others; a search that finds every slot taken is answered
+  503 + Retry-After at once (before routing, with bytes prepared once: under overload most
+  requests are refused, so a refusal must cost little; measured in BENCHMARKS.md).
+* **Upload bytes held** (MAX_UPLOAD_BYTES_HELD): the bytes of every upload in flight, counted
+  as they arrive (a declared Content-Length is checked up front). Past the budget: 503 at once.
+* **Receive rate** (UPLOAD_MIN_BYTES_PER_S after UPLOAD_GRACE_S): a body that arrives slower
+  is cut off with 408, so a connection trickling a byte a second is dropped within seconds
+  rather than holding memory and a connection until UPLOAD_TIMEOUT_S.
 
-A pure ASGI middleware rather than a route dependency: under overload most requests are
-refused, and clients that ignore Retry-After resend at once, so the refusal must cost as
-little as possible. Here it skips routing, dependency solving and exception handling and
-sends bytes prepared once (measured in BENCHMARKS.md, "Overload").
+A pure ASGI middleware: it sees the body as it streams (by wrapping `receive`), which a route
+dependency could not. State is touched from the event loop only, so it needs no lock.
 """
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import time
+from dataclasses import dataclass
 
-from service.http_errors import error_response
+import anyio
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.http_errors import ApiError, error_response
 
 OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
 
 
 def is_search(scope: Scope) -> bool:
-    """The routes that run a search: every POST under /search, and "more like this"."""
+    """Routes that embed an upload or search: POST /search*, POST /map/project, "more like this"."""
     path = scope.get("path", "")
     if scope.get("method") == "POST":
-        return path.startswith("/search")
+        return path.startswith("/search") or path == "/map/project"
     return path.startswith("/items/") and path.endswith("/similar")
 
 
+@dataclass(frozen=True)
+class AdmissionLimits:
+    max_searches: int
+    max_bytes_held: int
+    min_bytes_per_s: float
+    grace_s: float
+
+
+def _overloaded(message: str) -> ApiError:
+    return ApiError(503, "overloaded", message, {"Retry-After": str(OVERLOADED_RETRY_AFTER_S)})
+
+
 class SearchAdmission:
-    """Counts the searches in flight. Used from the event loop only, so it needs no lock."""
+    """The worker's counters, and the refusals rendered once."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_flight = 0
-        # The project's error answer, rendered once: a refusal only sends these bytes.
-        response = error_response(
-            503,
-            "overloaded",
-            f"{limit} searches are already in flight (MAX_SEARCHES_IN_FLIGHT); retry shortly",
-            {"Retry-After": str(OVERLOADED_RETRY_AFTER_S)},
+    def __init__(self, limits: AdmissionLimits) -> None:
+        self.limits = limits
+        self.in_flight = 0  # searches whose upload has arrived
+        self.bytes_held = 0  # upload bytes received by requests still in flight
+        self._full = self._prepared(
+            f"{limits.max_searches} searches are already in flight (MAX_SEARCHES_IN_FLIGHT); retry shortly"
         )
-        self._body = bytes(response.body)
-        self._headers = list(response.raw_headers)
+        self._no_memory = self._prepared(
+            f"uploads in flight already hold {limits.max_bytes_held:,} bytes (MAX_UPLOAD_BYTES_HELD); "
+            "retry shortly"
+        )
 
-    async def refuse(self, send: Send) -> None:
+    @staticmethod
+    def _prepared(message: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        refusal = _overloaded(message)
+        response = error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
+        return bytes(response.body), list(response.raw_headers)
+
+    @property
+    def full(self) -> bool:
+        return self.in_flight >= self.limits.max_searches
+
+    def admit(self) -> None:
+        """Take a search slot, or raise the 503 (the upload arrived but the slots filled meanwhile)."""
+        if self.full:
+            raise _overloaded(
+                f"{self.limits.max_searches} searches are already in flight (MAX_SEARCHES_IN_FLIGHT)"
+            )
+        self.in_flight += 1
+
+    def fits(self, more_bytes: int) -> bool:
+        return self.bytes_held + more_bytes <= self.limits.max_bytes_held
+
+    async def refuse(self, send: Send, memory: bool = False) -> None:
+        body, headers = self._no_memory if memory else self._full
         # a fresh header list each time: outer middlewares append to it
-        await send({"type": "http.response.start", "status": 503, "headers": list(self._headers)})
-        await send({"type": "http.response.body", "body": self._body})
+        await send({"type": "http.response.start", "status": 503, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _AdmittedRequest:
+    """One search request: its bytes against the budget, its pace, its slot once the body is in."""
+
+    def __init__(self, admission: SearchAdmission, receive: Receive, expects_body: bool) -> None:
+        self.admission = admission
+        self._receive = receive
+        self.bytes = 0
+        self.admitted = False
+        self._started = time.monotonic()
+        if not expects_body:
+            self._admit()
+
+    def _admit(self) -> None:
+        self.admission.admit()
+        self.admitted = True
+
+    def _hold(self, more: int) -> None:
+        if not self.admission.fits(more):
+            raise _overloaded(
+                f"uploads in flight already hold {self.admission.limits.max_bytes_held:,} bytes "
+                "(MAX_UPLOAD_BYTES_HELD); retry shortly"
+            )
+        self.admission.bytes_held += more
+        self.bytes += more
+
+    async def receive(self) -> Message:
+        limits = self.admission.limits
+        # the body must keep up with min_bytes_per_s once the grace period is over
+        due = self._started + limits.grace_s + self.bytes / limits.min_bytes_per_s
+        with anyio.move_on_after(max(0.0, due - time.monotonic())):
+            message = await self._receive()
+            if message["type"] == "http.request":
+                self._hold(len(message.get("body", b"")))
+                if not message.get("more_body", False) and not self.admitted:
+                    self._admit()
+            return message
+        raise ApiError(
+            408,
+            "upload_too_slow",
+            f"the upload arrived slower than {limits.min_bytes_per_s:g} bytes/s "
+            f"(UPLOAD_MIN_BYTES_PER_S, after {limits.grace_s:g} s)",
+        )
+
+    def release(self) -> None:
+        self.admission.bytes_held -= self.bytes
+        if self.admitted:
+            self.admission.in_flight -= 1
 
 
 class SearchAdmissionMiddleware:
-    """Takes a slot for each search request, or refuses it (see the module doc). The slots
-    live in the app's resources, which the lifespan creates after this middleware."""
+    """Applies SearchAdmission to every search request (see the module doc). The counters live
+    in the app's resources, which the lifespan creates after this middleware."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -61,11 +152,17 @@ class SearchAdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         admission: SearchAdmission = resources.searches
-        if admission.in_flight >= admission.limit:
+        if admission.full:
             await admission.refuse(send)
             return
-        admission.in_flight += 1
+        declared = Headers(scope=scope).get("content-length", "")
+        # a body over the whole budget on its own is the route's to refuse (413 over the limit)
+        size = int(declared) if declared.isdigit() else 0
+        if size <= admission.limits.max_bytes_held and not admission.fits(size):
+            await admission.refuse(send, memory=True)
+            return
+        request = _AdmittedRequest(admission, receive, expects_body=scope["method"] == "POST")
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, request.receive, send)
         finally:
-            admission.in_flight -= 1
+            request.release()

@@ -1,76 +1,154 @@
-"""Back-pressure: beyond MAX_SEARCHES_IN_FLIGHT, a search is answered 503 + Retry-After at once."""
+"""Back-pressure through a real server (the rules themselves: test_search_admission.py).
 
-import select
+Beyond MAX_SEARCHES_IN_FLIGHT a search is answered 503 + Retry-After at once; uploads still
+arriving hold no search slot, so slow clients cannot starve the others, and are cut off
+below UPLOAD_MIN_BYTES_PER_S; upload bytes in memory stay within MAX_UPLOAD_BYTES_HELD.
+"""
+
+import os
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter
 
 import httpx
 
 from indexer.store import object_uuid
 from service.settings import ServiceSettings
+from tests.hostile.costly import gradient_16bit_png
+from tests.media import sine_wav
 from tests.service.helpers import LiveServer, Media, live_server_for, wait_for
 
-STALLED_SEARCH = (
+SLOW_HEAD = (
     b"POST /search HTTP/1.1\r\nHost: test\r\n"
     b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
-    b'--b\r\nContent-Disposition: form-data; name="file"; filename="slow.png"\r\n\r\n\x89PNG'
 )
 
 
-def answered(sock: socket.socket) -> bool:
-    return bool(select.select([sock], [], [], 0)[0])
-
-
-@contextmanager
-def search_in_flight(server: LiveServer, refused: Callable[[], bool]) -> Iterator[None]:
-    """A search whose upload has begun and never ends: it holds the one slot until we hang up.
-
-    `refused()` sends another search and says whether it was turned away; when the stalled
-    one got no answer and the other was refused, the stalled one holds the slot (if the two
-    raced for it the other way round, try again).
-    """
-    deadline = time.monotonic() + 20
-    while True:
-        sock = socket.create_connection((server.host, server.port), timeout=10)
-        sock.sendall(STALLED_SEARCH)
-        if not answered(sock) and refused() and not answered(sock):
-            break
-        sock.close()
-        assert time.monotonic() < deadline, "no stalled search ever held the slot"
-        time.sleep(0.1)
-    try:
-        yield
-    finally:
-        sock.close()
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def test_searches_beyond_the_limit_get_503_at_once(small_index: ServiceSettings, media: Media) -> None:
-    settings = small_index.model_copy(update={"max_searches_in_flight": 1})
+    """A batch of four large 16-bit pictures keeps the only slot busy in the heavy preprocessing
+    lane; meanwhile every kind of search is refused at once, and the rest of the API answers."""
+    settings = small_index.model_copy(
+        update={"max_searches_in_flight": 1, "max_upload_bytes": 1_000_000, "preprocess_cpu_s": 30.0}
+    )
     upload = {"file": ("a.png", media.pngs[0])}
+    heavy = [("files", (f"{i}.png", gradient_16bit_png(6000, 6000))) for i in range(4)]
     item = f"/items/{object_uuid('mnist', 'test', '0')}"
-    with live_server_for(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
-
-        def refused() -> bool:
-            return http.post("/search", files=upload).status_code == 503
-
-        assert http.post("/search", files=upload).status_code == 200  # a slot frees when a search ends
-        with search_in_flight(server, refused):
-            for r in (
-                http.post("/search", files=upload),
-                http.post("/search/audio", files={"file": ("a.wav", media.wavs[0])}),
-                http.post("/search/batch", files=[("files", ("a.png", media.pngs[0]))]),
-                http.get(f"{item}/similar"),
-            ):
-                assert r.status_code == 503, r.text
-                assert r.json()["error"]["code"] == "overloaded"
-                assert "MAX_SEARCHES_IN_FLIGHT" in r.json()["error"]["message"]
-                assert int(r.headers["retry-after"]) > 0
-            # Everything that is not a search keeps answering.
-            assert http.get("/healthz").status_code == 200
-            assert http.get("/readyz").status_code == 200
-            assert http.get(item).status_code == 200
-        # The stalled client hung up: its slot is free again.
+    with live_server_for(settings) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        assert http.post("/search", files=upload).status_code == 200
+        busy = threading.Thread(target=lambda: http.post("/search/batch", files=heavy))
+        busy.start()
+        wait_for(
+            lambda: http.post("/search", files=upload).status_code == 503, 30, "the batch to hold the slot"
+        )
+        answers = [
+            http.post("/search", files=upload),
+            http.post("/search/audio", files={"file": ("a.wav", media.wavs[0])}),
+            http.post("/search/batch", files=[("files", ("a.png", media.pngs[0]))]),
+            http.post("/map/project", files=upload),
+            http.get(f"{item}/similar"),
+        ]
+        others = [http.get("/healthz"), http.get("/readyz"), http.get(item)]
+        still_busy = busy.is_alive()
+        busy.join()
+        assert still_busy, "the heavy batch ended before the refusals were checked: nothing was shown"
+        for r in answers:
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "overloaded"
+            assert "MAX_SEARCHES_IN_FLIGHT" in r.json()["error"]["message"]
+            assert int(r.headers["retry-after"]) > 0
+        assert [r.status_code for r in others] == [200, 200, 200]
         wait_for(lambda: http.post("/search", files=upload).status_code == 200, 10, "the slot to free up")
-        assert http.get(f"{item}/similar").status_code == 200
+
+
+def open_slow_upload(server: LiveServer) -> socket.socket:
+    sock = socket.create_connection((server.host, server.port), timeout=30)
+    sock.sendall(SLOW_HEAD + b'--b\r\nContent-Disposition: form-data; name="file"; filename="s.png"\r\n\r\n')
+    return sock
+
+
+def test_slow_uploads_hold_no_search_slot_and_are_cut_off(small_index: ServiceSettings, media: Media) -> None:
+    """64 connections that send headers and then a byte a second (as many as there are search
+    slots): ordinary searches are answered throughout, and each slow one gets 408."""
+    settings = small_index.model_copy(update={"upload_grace_s": 1.0, "upload_min_bytes_per_s": 1024.0})
+    with live_server_for(settings) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        slow = [open_slow_upload(server) for _ in range(settings.max_searches_in_flight)]
+        statuses: Counter[int] = Counter()
+        started = time.monotonic()
+        while time.monotonic() - started < 3.0:
+            for sock in slow:
+                try:
+                    sock.send(b"\x00")
+                except OSError:
+                    pass  # already cut off
+            for _ in range(5):
+                statuses[http.post("/search", files={"file": ("a.png", media.pngs[0])}).status_code] += 1
+        replies = []
+        for sock in slow:
+            replies.append(sock.recv(65_536))
+            sock.close()
+        assert statuses == Counter({200: sum(statuses.values())}), statuses
+        assert sum(statuses.values()) >= 10
+        assert all(r.startswith(b"HTTP/1.1 408") and b"upload_too_slow" in r for r in replies), replies[0][
+            :300
+        ]
+
+
+def test_upload_memory_stays_within_its_budget(small_index: ServiceSettings) -> None:
+    """64 uploads of 10 MiB at once: past MAX_UPLOAD_BYTES_HELD they are refused with 503
+    instead of being held, and the server's memory grows by about the budget, not 640 MiB."""
+    budget = 64 * 2**20
+    settings = small_index.model_copy(
+        update={"max_upload_bytes": 10 * 2**20 + 1024, "max_upload_bytes_held": budget}
+    )
+    body = sine_wav(11.0, rate=192_000)[: 10 * 2**20]  # 10 MiB: read whole, then refused as too long
+    with live_server_for(settings) as server:
+        before, peak, done = rss_mb(), [0.0], threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], rss_mb())
+                time.sleep(0.01)
+
+        answers: list[int] = []
+        form = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
+            + body
+            + b"\r\n--b--\r\n"
+        )
+        head = SLOW_HEAD.replace(b"100000", str(len(form)).encode())
+        all_sent = threading.Barrier(64, timeout=60)
+
+        def upload() -> None:
+            # every upload is in flight at once: all but its last bytes sent before any finishes
+            with socket.create_connection((server.host, server.port), timeout=60) as sock:
+                try:
+                    sock.sendall(head)
+                    sock.sendall(memoryview(form)[:-16])  # a view: the test holds one copy of the body
+                except OSError:
+                    pass  # refused (and closed) before it was all sent
+                all_sent.wait()
+                try:
+                    sock.sendall(memoryview(form)[-16:])
+                except OSError:
+                    pass
+                answers.append(int(sock.recv(65_536).split(b" ", 2)[1]))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        senders = [threading.Thread(target=upload) for _ in range(64)]
+        for thread in senders:
+            thread.start()
+        for thread in senders:
+            thread.join()
+        done.set()
+        sampler.join()
+    counts = Counter(answers)
+    assert set(counts) <= {400, 503} and counts[503] > 0 and len(answers) == 64, counts
+    grew = peak[0] - before
+    assert grew < 4 * budget / 2**20, f"RSS grew {grew:.0f} MB for 64 x 10 MiB uploads (budget 64 MiB)"

@@ -4,14 +4,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
-from weaviate.collections import Collection
 
-from models.encoders import LoadedEncoders
-from models.preprocess import prepare
-from service.api.deps import EncodersDep, ResourcesDep, SettingsDep, WeaviateDep
-from service.embedding_map import EmbeddingMap, MapCache
+from service.api.deps import QueryEncoderDep, ResourcesDep, SettingsDep, WeaviateDep
+from service.embedding_map import EmbeddingMap, MapCache, MapUnavailable
+from service.http_errors import ApiError
 from service.schemas import error_responses, multipart_body
 from service.uploads import read_single_upload
+from service.weaviate_breaker import WeaviateBreaker
 
 router = APIRouter(prefix="/map", tags=["map"])
 
@@ -48,13 +47,8 @@ class ProjectedQuery(BaseModel):
     y: float
 
 
-async def map_cache(request: Request) -> MapCache:
-    """One cache per app, created on first use (the app object outlives requests)."""
-    state = request.app.state
-    if getattr(state, "embedding_map", None) is None:
-        state.embedding_map = MapCache()
-    cache: MapCache = state.embedding_map
-    return cache
+async def map_cache(resources: ResourcesDep) -> MapCache:
+    return resources.embedding_map
 
 
 MapCacheDep = Annotated[MapCache, Depends(map_cache)]
@@ -73,30 +67,18 @@ async def get_map(
 ) -> Response:
     """Every indexed item placed by a 2-D PCA of its embedding, with the projection itself so
     that a client can place its own vectors (computed once per index state, then cached)."""
-    version = resources.encoders.model_version
-    emap: EmbeddingMap = await store.call(lambda: cache.get(store.collection, version))
+    emap = await _current_map(cache, store, resources.encoders.model_version)
     headers = {"ETag": emap.etag, "Cache-Control": "no-cache"}  # revalidate: the index can change
     if if_none_match is not None and emap.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(emap.body, media_type="application/json", headers=headers)
 
 
-def _project(
-    encoders: LoadedEncoders, cache: MapCache, collection: Collection, data: bytes
-) -> ProjectedQuery:
-    prepared = prepare(data, encoders.config)
-    embeddings, probs = encoders.classify(prepared.modality, prepared.tensor.unsqueeze(0))
-    emap = cache.get(collection, encoders.model_version)
-    x, y = emap.projection.place(embeddings[0])
-    label = int(probs[0].argmax())
-    return ProjectedQuery(
-        modality=prepared.modality,
-        format=prepared.format,
-        predicted_label=label,
-        confidence=round(float(probs[0, label]), 6),
-        x=round(float(x), 5),
-        y=round(float(y), 5),
-    )
+async def _current_map(cache: MapCache, store: WeaviateBreaker, model_version: str) -> EmbeddingMap:
+    try:
+        return await store.call(lambda: cache.get(store.collection, model_version))
+    except MapUnavailable as exc:
+        raise ApiError(503, "map_unavailable", f"no map to draw yet: {exc}", {"Retry-After": "5"}) from exc
 
 
 @router.post(
@@ -108,10 +90,22 @@ def _project(
 async def project(
     request: Request,
     cache: MapCacheDep,
-    encoders: EncodersDep,
+    encoder: QueryEncoderDep,
     store: WeaviateDep,
     settings: SettingsDep,
 ) -> ProjectedQuery:
-    """Where an uploaded image or WAV lands on the map (multipart field `file`)."""
+    """Where an uploaded image or WAV lands on the map (multipart field `file`): embedded like
+    a search's upload (same admission, preprocessing lanes and forward passes)."""
     data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
-    return await store.call(lambda: _project(encoders, cache, store.collection, data))
+    encoded = await encoder.encode(data)
+    emap = await _current_map(cache, store, encoder.encoders.model_version)
+    x, y = emap.projection.place(encoded.embedding)
+    label = int(encoded.probs.argmax())
+    return ProjectedQuery(
+        modality=encoded.modality,
+        format=encoded.format,
+        predicted_label=label,
+        confidence=round(float(encoded.probs[label]), 6),
+        x=round(float(x), 5),
+        y=round(float(y), 5),
+    )
