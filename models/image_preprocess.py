@@ -139,9 +139,10 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if min(h, w) < 64 or np.percentile(border, 95) - np.percentile(border, 5) < 0.08:
         return grey
-    # A kernel wider than twice the picture sees all of it from anywhere: capping it there
-    # changes nothing. The filters below cost O(pixels) whatever k is (running min/max/sum).
-    k = min(max(3, min(h, w) // 10, round(2.5 * _stroke_width(grey))), 2 * max(h, w) + 1) | 1
+    # No pen stroke is a third of the picture wide: a wider estimate means a steep lighting
+    # ramp passed for ink, and a kernel that wide would leave the ramp in as the digit.
+    # The filters below cost O(pixels) whatever k is (running min/max/sum).
+    k = min(max(3, min(h, w) // 10, round(2.5 * _stroke_width(grey))), min(h, w) // 3) | 1
     opened = ndimage.maximum_filter(ndimage.minimum_filter(grey, k, mode="nearest"), k, mode="nearest")
     # the mean over the part of each k x k window inside the picture (no padding counted)
     window_sum = ndimage.uniform_filter(opened.astype(np.float64), k, mode="constant")
