@@ -46,12 +46,16 @@ def test_costly_uploads_are_answered_while_ordinary_searches_go_on(
 ) -> None:
     live_server = full_size_server
     ordinary: Counter[int] = Counter()
+    ordinary_s: list[float] = []
+    costly_s: dict[str, tuple[int, float]] = {}
     stop = threading.Event()
 
     def ordinary_stream() -> None:
         with httpx.Client(base_url=live_server.url, timeout=60) as http:
             while not stop.is_set():
-                ordinary[http.post("/search", files={"file": ("d.png", media.pngs[1])}).status_code] += 1
+                r = http.post("/search", files={"file": ("d.png", media.pngs[1])})
+                ordinary[r.status_code] += 1
+                ordinary_s.append(r.elapsed.total_seconds())
 
     stream = threading.Thread(target=ordinary_stream)
     stream.start()
@@ -59,6 +63,7 @@ def test_costly_uploads_are_answered_while_ordinary_searches_go_on(
         with httpx.Client(base_url=live_server.url, timeout=60) as http:
             for case in corpus:
                 r = http.post("/search", files={"file": (case.name, case.data)})
+                costly_s[case.name] = (r.status_code, r.elapsed.total_seconds())
                 assert r.status_code < 500, (case.name, r.text[:300])
                 if case.status is not None:
                     assert r.status_code == case.status, (case.name, r.text[:300])
@@ -72,6 +77,10 @@ def test_costly_uploads_are_answered_while_ordinary_searches_go_on(
         stop.set()
         stream.join()
     assert ordinary[200] >= 5 and set(ordinary) == {200}, ordinary
+    print(f"\n{'upload':36} status  seconds (RELIABILITY.md)")
+    for name, (status, seconds) in costly_s.items():
+        print(f"{name:36} {status}  {seconds:.3f}")
+    print(f"ordinary searches meanwhile: {len(ordinary_s)}, slowest {max(ordinary_s):.3f} s")
 
 
 def test_an_upload_past_the_cpu_budget_is_refused_as_too_complex(small_index: ServiceSettings) -> None:
