@@ -126,7 +126,7 @@ class HealthResponse(BaseModel):
 
 class ReadyResponse(BaseModel):
     status: Literal["ready", "not_ready"]
-    checks: dict[str, bool] = Field(description="weaviate, collection, model_version, encoders")
+    checks: dict[str, bool] = Field(description="weaviate, collection, model_version, vector_index, encoders")
     reasons: list[str] = Field(default_factory=list, description="why the service is not ready")
 
 
