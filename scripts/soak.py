@@ -9,10 +9,14 @@ generator, scripts/build_hey.sh) per kind of request, all at once, their concurr
 to 64: PNG search, WAV search, 4-file batch, "more like this", item media. Each hey sends a fixed
 number of requests; the whole soak is bounded by --max-seconds.
 
+Meanwhile one more client sends the costly-input corpus (tests/hostile/costly.py: uploads
+small to send and costly to handle, and unevenly lit photos of real digits) round after round.
+
 Reports per kind and in total: answers by status, transport errors, latency percentiles, and
-the resident memory of the service (and Weaviate) after a warm-up and at the end. Exit status
-1 when any answer was a 5xx, any request failed in transport, or the service's memory grew by
-more than --max-growth-mb; this is a measurement, not a speed test: no latency is judged.
+the resident memory of the service (and Weaviate) after a warm-up and at the end; for the
+costly corpus, each file's statuses and slowest answer. Exit status 1 when any answer was a
+5xx, any request failed in transport, or the service's memory grew by more than
+--max-growth-mb; this is a measurement, not a speed test: no latency is judged.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import math
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
@@ -38,6 +44,8 @@ from bench.load import Cell, Request, install_hey, parse_summary  # noqa: E402
 from bench.resources import PeakSampler, memory_mb  # noqa: E402
 from bench.sections import samples  # noqa: E402
 from bench.service_load import check_requests, service_requests  # noqa: E402
+from models.data import load_mnist  # noqa: E402
+from tests.hostile.costly import costly_corpus  # noqa: E402
 
 # kind -> (requests, concurrency): 20,000 requests, 64 at a time while all five run
 MIX = {
@@ -101,6 +109,30 @@ def run_mix(hey: Path, requests: dict[str, Request], scale: float, max_seconds: 
     return cells
 
 
+class CostlyStream:
+    """One client sending every file of the costly corpus, round after round, until stopped."""
+
+    def __init__(self, url: str, cases: list, stop: threading.Event) -> None:
+        self.url, self.cases, self.stop = url, cases, stop
+        self.results: dict[str, dict] = {c.name: {"status": Counter(), "max_s": 0.0} for c in cases}
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=REQUEST_TIMEOUT_S) as http:
+            while not self.stop.is_set():
+                for case in self.cases:
+                    result = self.results[case.name]
+                    try:
+                        r = http.post(self.url, files={"file": (case.name, case.data)})
+                    except httpx.HTTPError as exc:
+                        result["status"][f"transport: {type(exc).__name__}"] += 1
+                        continue
+                    result["status"][str(r.status_code)] += 1
+                    result["max_s"] = max(result["max_s"], r.elapsed.total_seconds())
+                    if self.stop.is_set():
+                        return
+
+
 def soak(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict:
     hey = install_hey()
     settings = stk.bench_settings(work / "weaviate").model_copy(
@@ -124,8 +156,16 @@ def soak(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict:
     start = {name: memory_mb(pid) for name, pid in pids.items()}
     log(f"soak: {sum(count(kind, args.scale) for kind in MIX):,} requests at concurrency 64...")
     t0 = time.perf_counter()
+    images, labels = load_mnist(settings.data_dir, train=False)
+    cases = costly_corpus([images[i] / 255.0 for i in range(6)], [int(labels[i]) for i in range(6)])
+    costly = CostlyStream(f"{service.base_url}/search", cases, threading.Event())
     with PeakSampler(pids) as sampler:
-        cells = run_mix(hey, requests, args.scale, args.max_seconds)
+        costly.thread.start()
+        try:
+            cells = run_mix(hey, requests, args.scale, args.max_seconds)
+        finally:
+            costly.stop.set()
+            costly.thread.join()
     wall = time.perf_counter() - t0
     end = {name: memory_mb(pid) for name, pid in pids.items()}
     return {
@@ -135,6 +175,10 @@ def soak(args: argparse.Namespace, work: Path, stack: ExitStack) -> dict:
         "status": {kind: c.status for kind, c in cells.items()},
         "cells": {kind: asdict(c) for kind, c in cells.items()},
         "memory_mb": {"start": start, "end": end, "peak": sampler.peaks},
+        "costly": {
+            name: {"status": dict(r["status"]), "max_s": round(r["max_s"], 3)}
+            for name, r in costly.results.items()
+        },
     }
 
 
@@ -149,6 +193,10 @@ def verdict(results: dict, max_growth_mb: float) -> list[str]:
             problems.append(f"{kind}: {cell['errors']} transport errors ({cell['error_kinds']})")
         if cell["ok"] + cell["non_2xx"] + cell["errors"] < count(kind, results["scale"]):
             problems.append(f"{kind}: fewer answers than requests sent")
+    for name, result in results["costly"].items():
+        bad = {code: n for code, n in result["status"].items() if code.startswith(("5", "transport"))}
+        if bad:
+            problems.append(f"costly {name}: {bad}")
     grew = results["memory_mb"]["end"]["service"]["Rss"] - results["memory_mb"]["start"]["service"]["Rss"]
     if grew > max_growth_mb:
         problems.append(f"service RSS grew {grew:.0f} MB (limit {max_growth_mb:.0f} MB)")
@@ -170,6 +218,10 @@ def report(results: dict) -> str:
             + " | ".join(pct)
             + " |"
         )
+    lines.append("| costly upload | answers | slowest s |")
+    lines.append("|---|---|---|")
+    for name, result in results["costly"].items():
+        lines.append(f"| {name} | {result['status']} | {result['max_s']:.3f} |")
     mem = results["memory_mb"]
     for name in ("service", "weaviate"):
         lines.append(

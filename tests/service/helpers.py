@@ -1,13 +1,16 @@
 """Shared helpers for the service tests: settings, index building, hand-made bad media."""
 
+import asyncio
 import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import uvicorn
@@ -22,6 +25,14 @@ REPO_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
 SMALL_LIMIT = 200  # items per source in the session's small index
 MAX_UPLOAD = 300_000  # small limit so the 413 tests stay cheap; real files are far below it
 MAX_BATCH = 4
+T = TypeVar("T")
+
+
+def in_fresh_loop(scenario: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on a thread of its own: a session-scoped browser (Playwright's sync API)
+    may already hold an event loop in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario).result()
 
 
 def settings_for(base: store.StoreSettings, **overrides: object) -> ServiceSettings:

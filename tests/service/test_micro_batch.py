@@ -2,22 +2,15 @@
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 import pytest
 
 from service.micro_batch import MicroBatcher
+from tests.service.helpers import in_fresh_loop
 
 T = TypeVar("T")
-
-
-def in_fresh_loop(scenario: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run on a thread of its own: a session-scoped browser (Playwright's sync API)
-    may already hold an event loop in the main thread."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, scenario).result()
 
 
 class Recorder:

@@ -11,6 +11,7 @@ import pytest
 
 from service.http_errors import ApiError
 from service.search_admission import AdmissionLimits, SearchAdmission, SearchAdmissionMiddleware
+from tests.service.helpers import in_fresh_loop
 
 LIMITS = AdmissionLimits(max_searches=1, max_bytes_held=1000, min_bytes_per_s=1e9, grace_s=60.0)
 Message = dict[str, Any]
@@ -72,10 +73,6 @@ class Answers:
         return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
 
 
-def run(coroutine: Awaitable[Any]) -> Any:
-    return asyncio.run(coroutine)  # type: ignore[arg-type]
-
-
 def test_an_upload_takes_a_search_slot_only_once_its_body_has_arrived() -> None:
     async def scenario() -> None:
         admission, route = SearchAdmission(LIMITS), Route()
@@ -105,7 +102,7 @@ def test_an_upload_takes_a_search_slot_only_once_its_body_has_arrived() -> None:
         await other
         assert admission.in_flight == 0 and admission.bytes_held == 0
 
-    run(scenario())
+    in_fresh_loop(scenario())
 
 
 def test_a_search_arriving_while_every_slot_is_taken_is_refused_before_routing() -> None:
@@ -128,7 +125,7 @@ def test_a_search_arriving_while_every_slot_is_taken_is_refused_before_routing()
         await holder
         assert admission.in_flight == 0
 
-    run(scenario())
+    in_fresh_loop(scenario())
 
 
 def test_upload_bytes_are_held_within_the_budget() -> None:
@@ -162,7 +159,7 @@ def test_upload_bytes_are_held_within_the_budget() -> None:
         await first
         assert admission.bytes_held == 0 and admission.in_flight == 0
 
-    run(scenario())
+    in_fresh_loop(scenario())
 
 
 def test_a_body_slower_than_the_minimum_rate_is_cut_off_after_the_grace() -> None:
@@ -179,7 +176,7 @@ def test_a_body_slower_than_the_minimum_rate_is_cut_off_after_the_grace() -> Non
         assert "UPLOAD_MIN_BYTES_PER_S" in cut.value.message
         assert admission.bytes_held == 0 and admission.in_flight == 0
 
-    run(scenario())
+    in_fresh_loop(scenario())
 
 
 def test_only_search_routes_are_admitted() -> None:
@@ -195,4 +192,4 @@ def test_only_search_routes_are_admitted() -> None:
             )
             assert answers.status == 200, path
 
-    run(scenario())
+    in_fresh_loop(scenario())

@@ -107,7 +107,8 @@ def test_api_key_guards_every_route_but_liveness_and_the_page(keyed: TestClient,
 
 def test_api_key_accepted_in_either_header(keyed: TestClient, media: Media) -> None:
     for header in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"}):
-        assert keyed.get("/readyz", headers=header).status_code == 200
+        ready = keyed.get("/readyz", headers=header)
+        assert ready.status_code == 200, ready.text
         r = keyed.post("/search", files={"file": ("a.png", media.pngs[0])}, headers=header)
         assert r.status_code == 200, r.text
     metrics = keyed.get("/metrics", headers={"X-API-Key": KEY}).text
