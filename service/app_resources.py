@@ -12,6 +12,7 @@ from service.preprocess_pool import PreprocessPool
 from service.query_encoder import QueryEncoder
 from service.search_admission import AdmissionLimits, SearchAdmission
 from service.settings import ServiceSettings
+from service.vector_index_watch import VectorIndexWatch
 from service.weaviate_breaker import WeaviateBreaker
 
 log = logging.getLogger("service")
@@ -28,6 +29,7 @@ class AppResources:
     query_encoder: QueryEncoder
     weaviate_version: str | None = None  # cached by /stats on first success
     embedding_map: MapCache = field(default_factory=MapCache)  # /map, rebuilt when the index changes
+    vector_index_watch: VectorIndexWatch = field(default_factory=VectorIndexWatch)  # for /readyz
     _torch_threads: int = field(default=0, repr=False)
 
     def close(self) -> None:

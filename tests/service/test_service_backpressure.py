@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 
@@ -41,10 +42,8 @@ def test_searches_beyond_the_limit_get_503_at_once(small_index: ServiceSettings,
     item = f"/items/{object_uuid('mnist', 'test', '0')}"
     with live_server_for(settings) as server, httpx.Client(base_url=server.url, timeout=60) as http:
         assert http.post("/search", files=upload).status_code == 200
-        busy = threading.Thread(target=lambda: http.post("/search/batch", files=heavy))
-        busy.start()
-        wait_for(
-            lambda: http.post("/search", files=upload).status_code == 503, 30, "the batch to hold the slot"
+        busy = hold_the_slot(
+            http, heavy, refused=lambda: http.post("/search", files=upload).status_code == 503
         )
         answers = [
             http.post("/search", files=upload),
@@ -64,6 +63,21 @@ def test_searches_beyond_the_limit_get_503_at_once(small_index: ServiceSettings,
             assert int(r.headers["retry-after"]) > 0
         assert [r.status_code for r in others] == [200, 200, 200]
         wait_for(lambda: http.post("/search", files=upload).status_code == 200, 10, "the slot to free up")
+
+
+def hold_the_slot(
+    http: httpx.Client, heavy: list[tuple[str, tuple[str, bytes]]], refused: Callable[[], bool]
+) -> threading.Thread:
+    """A heavy batch holding the only slot: started, then confirmed by a refused search. When
+    the probe won the race for the slot instead (the batch was refused), try again."""
+    deadline = time.monotonic() + 60
+    while True:
+        busy = threading.Thread(target=lambda: http.post("/search/batch", files=heavy))
+        busy.start()
+        while busy.is_alive():
+            if refused() and busy.is_alive():
+                return busy
+        assert time.monotonic() < deadline, "the heavy batch never held the slot"
 
 
 def open_slow_upload(server: LiveServer) -> socket.socket:

@@ -1,9 +1,5 @@
 """GET /healthz, /readyz, /stats, /metrics."""
 
-import threading
-import time
-
-import weaviate
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,73 +11,6 @@ from service.app_resources import AppResources
 from service.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
 
 router = APIRouter(tags=["health"])
-
-RECHECK_S = 30.0  # a clean verdict on the vector index stands this long, unless objects come or go
-FIRST_VERDICT_WAIT_S = 2.0  # the first poll waits this long for the first verdict
-
-
-class VectorIndexWatch:
-    """Is the vector index short of the object store (objects no search can return)?
-
-    The exact check (`store.vector_index_shortfall`, about one query per 1,000 objects) runs in
-    a background thread, one at a time; a readiness poll costs one request (the shards' object
-    counts and indexing queues) and reads the last verdict. A clean verdict is redone after
-    RECHECK_S or when the object count changes; a bad one on every poll, so a repair is seen
-    at once. While vectors are queued for indexing (ASYNC_INDEXING) nothing is judged.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._verdict: list[str] | None = None  # reasons; [] = every object is in the index
-        self._basis = (-1, 0.0)  # (objects, time.monotonic()) of that verdict
-        self._worker: threading.Thread | None = None
-
-    def problems(self, client: weaviate.WeaviateClient, collection: str) -> list[str]:
-        objects, queued, _ = store.indexing_state(client, collection)
-        if queued:
-            return self._verdict or []
-        with self._lock:
-            fresh = self._verdict == [] and self._basis[0] == objects
-            if not (fresh and time.monotonic() - self._basis[1] < RECHECK_S) and not (
-                self._worker is not None and self._worker.is_alive()
-            ):
-                self._worker = threading.Thread(
-                    target=self._check, args=(client, collection), name="vector-index-watch", daemon=True
-                )
-                self._worker.start()
-            worker, verdict = self._worker, self._verdict
-        if verdict is None and worker is not None:
-            worker.join(FIRST_VERDICT_WAIT_S)
-            verdict = self._verdict
-        if verdict is None:
-            return [f"checking that the vector index of {collection} holds all {objects} objects"]
-        return verdict
-
-    def _check(self, client: weaviate.WeaviateClient, collection: str) -> None:
-        try:
-            objects, missing = store.vector_index_shortfall(client, collection)
-            verdict = []
-            if missing:
-                verdict = [
-                    f"the vector index of {collection} is short of the object store: {len(missing)} of "
-                    f"{objects} objects are in no search result (e.g. {missing[0]}); "
-                    "`make index` re-indexes them"
-                ]
-        except Exception as exc:  # noqa: BLE001 - no verdict is a reason too; the next poll retries
-            objects, verdict = -1, [f"checking the vector index of {collection} failed: {exc}"]
-        with self._lock:
-            self._verdict, self._basis = verdict, (objects, time.monotonic())
-
-
-_watches: dict[tuple[str, str], VectorIndexWatch] = {}
-_watches_lock = threading.Lock()
-
-
-def vector_index_watch(resources: AppResources) -> VectorIndexWatch:
-    """One watch per Weaviate and collection in this process."""
-    key = (resources.settings.describe(), resources.settings.collection)
-    with _watches_lock:
-        return _watches.setdefault(key, VectorIndexWatch())
 
 
 @router.get("/healthz", response_model=HealthResponse)
@@ -115,7 +44,7 @@ def _readiness(resources: AppResources) -> ReadyResponse:
             reasons = store.index_problems(client, name, resources.encoders.model_version)
             checks["model_version"] = checks["collection"] and not reasons
             if checks["model_version"]:
-                reasons = vector_index_watch(resources).problems(client, name)
+                reasons = resources.vector_index_watch.problems(client, name)
                 checks["vector_index"] = not reasons
     except Exception as exc:  # noqa: BLE001 - any failure here means "not ready", with the reason
         reasons.append(f"Weaviate unreachable: {exc}")
