@@ -45,9 +45,9 @@ class PreprocessPool:
         """Raises the upload's MediaError (TooComplexError past the budget), or 503 when the
         heavy lane is full."""
         loop = asyncio.get_running_loop()
-        cost = await loop.run_in_executor(self._light, decoded_size, data, modality, fmt)
-        if cost <= self.heavy_above:
-            return await loop.run_in_executor(self._light, self._prepare, data)
+        prepared = await loop.run_in_executor(self._light, self._prepare_if_light, data, modality, fmt)
+        if prepared is not None:
+            return prepared
         if self.heavy_in_lane >= self.heavy_queue:
             raise ApiError(
                 503,
@@ -60,6 +60,10 @@ class PreprocessPool:
             return await loop.run_in_executor(self._heavy, self._prepare, data)
         finally:
             self.heavy_in_lane -= 1
+
+    def _prepare_if_light(self, data: bytes, modality: Modality, fmt: str) -> PreparedQuery | None:
+        """Prepared on a light thread, or None: heavy, for the heavy lane (one hop either way)."""
+        return self._prepare(data) if decoded_size(data, modality, fmt) <= self.heavy_above else None
 
     def _prepare(self, data: bytes) -> PreparedQuery:
         with cpu_budget(self.cpu_budget_s):
