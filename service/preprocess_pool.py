@@ -13,6 +13,8 @@ Every upload runs under a CPU budget (models.cpu_budget): past it, 422 `too_comp
 """
 
 import asyncio
+import ctypes
+import ctypes.util
 from concurrent.futures import ThreadPoolExecutor
 
 from models.cpu_budget import cpu_budget
@@ -22,6 +24,14 @@ from models.preprocess import PreparedQuery, decoded_size, prepare
 from service.http_errors import ApiError
 
 HEAVY_RETRY_AFTER_S = 1
+
+
+def _malloc_trim() -> None:
+    """Give freed heap back to the OS (glibc only). A heavy upload's decoded pixels (up to
+    hundreds of MB) are freed into the thread's malloc arena, which would otherwise keep them."""
+    name = ctypes.util.find_library("c")
+    if name is not None and hasattr(libc := ctypes.CDLL(name), "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 class PreprocessPool:
@@ -57,13 +67,19 @@ class PreprocessPool:
             )
         self.heavy_in_lane += 1
         try:
-            return await loop.run_in_executor(self._heavy, self._prepare, data)
+            return await loop.run_in_executor(self._heavy, self._prepare_heavy, data)
         finally:
             self.heavy_in_lane -= 1
 
     def _prepare_if_light(self, data: bytes, modality: Modality, fmt: str) -> PreparedQuery | None:
         """Prepared on a light thread, or None: heavy, for the heavy lane (one hop either way)."""
         return self._prepare(data) if decoded_size(data, modality, fmt) <= self.heavy_above else None
+
+    def _prepare_heavy(self, data: bytes) -> PreparedQuery:
+        try:
+            return self._prepare(data)
+        finally:
+            _malloc_trim()
 
     def _prepare(self, data: bytes) -> PreparedQuery:
         with cpu_budget(self.cpu_budget_s):
