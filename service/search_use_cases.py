@@ -87,7 +87,7 @@ def _ranked(
     )
 
 
-def _query_info(encoded: EncodedQuery) -> QueryInfo:
+def query_info(encoded: EncodedQuery) -> QueryInfo:
     """What the service made of one upload."""
     label = int(encoded.probs.argmax())
     return QueryInfo(
@@ -115,7 +115,7 @@ async def search_upload(
     timings = Timings(
         decode=encoded.decode_ms, embed=encoded.embed_ms, search=_ms(t1 - t0), total=_ms(t1 - started)
     )
-    return _ranked(SearchResponse, _query_info(encoded), target, params, hits, timings)
+    return _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
 
 
 def _error_slot(index: int, upload: Upload, exc: MediaError) -> BatchSlot:
@@ -152,7 +152,7 @@ async def search_batch(
         search_ms = _ms(time.perf_counter() - t0)
         total = round(encoded.decode_ms + encoded.embed_ms + search_ms, 3)
         timings = Timings(decode=encoded.decode_ms, embed=encoded.embed_ms, search=search_ms, total=total)
-        response = _ranked(SearchResponse, _query_info(encoded), target, params, hits, timings)
+        response = _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
         return BatchSlot(index=index, filename=upload.filename, status=200, result=response)
 
     outcomes = await asyncio.gather(*(one(i, u) for i, u in enumerate(uploads)), return_exceptions=True)

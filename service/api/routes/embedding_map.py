@@ -9,6 +9,7 @@ from service.api.deps import QueryEncoderDep, ResourcesDep, SettingsDep, Weaviat
 from service.embedding_map import EmbeddingMap, MapCache, MapUnavailable
 from service.http_errors import ApiError
 from service.schemas import error_responses, multipart_body
+from service.search_use_cases import query_info
 from service.uploads import read_single_upload
 from service.weaviate_breaker import WeaviateBreaker
 
@@ -100,12 +101,4 @@ async def project(
     encoded = await encoder.encode(data)
     emap = await _current_map(cache, store, encoder.encoders.model_version)
     x, y = emap.projection.place(encoded.embedding)
-    label = int(encoded.probs.argmax())
-    return ProjectedQuery(
-        modality=encoded.modality,
-        format=encoded.format,
-        predicted_label=label,
-        confidence=round(float(encoded.probs[label]), 6),
-        x=round(float(x), 5),
-        y=round(float(y), 5),
-    )
+    return ProjectedQuery(**query_info(encoded).model_dump(), x=round(float(x), 5), y=round(float(y), 5))
