@@ -74,6 +74,7 @@ COPY models/__init__.py models/audio_preprocess.py models/cpu_budget.py models/d
      models/image_preprocess.py models/media_errors.py models/modality.py models/preprocess.py \
      models/settings.py models/wav.py ./models/
 COPY models/checkpoints/digitbridge.pt ./models/checkpoints/digitbridge.pt
+COPY store/ ./store/
 COPY indexer/ ./indexer/
 COPY service/ ./service/
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import weaviate
 
-from indexer import pipeline, store
+import store
+from indexer import pipeline
 from indexer.settings import IndexerSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,12 +17,13 @@ import sys
 import uvicorn
 import weaviate
 
-from indexer import pipeline, store
+import store
+from indexer import pipeline
 from indexer.settings import IndexerSettings
-from indexer.store import StoreSettings
 from models.encoders import file_version
 from service.logs import logging_config
 from service.settings import ServiceSettings
+from store import StoreSettings
 
 log = logging.getLogger("service.run")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from indexer.store import WEAVIATE_VERSION, StoreSettings
+from store import WEAVIATE_VERSION, StoreSettings
 
 from .specs import (
     ROOT,

@@ -163,7 +163,7 @@ def test_runtime_image_holds_only_runtime_files() -> None:
             "wav",
         )
     }
-    allowed = runtime_models | {"models/checkpoints/digitbridge.pt", "indexer/", "service/"}
+    allowed = runtime_models | {"models/checkpoints/digitbridge.pt", "store/", "indexer/", "service/"}
     assert set(copy_sources()) == allowed
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer import store
-from indexer.store import embedded
+import store
 from models.data import fsdd_items, load_mnist, mnist_png
 from service import run
 from service.settings import ServiceSettings
+from store.embedded import server
 from tests.service.helpers import build_index, wait_for
 from tests.weaviate_server import embedded_settings, env_for, free_port
 
@@ -196,7 +196,7 @@ def test_sigterm_under_load_drops_nothing_and_the_index_survives(
             t.join(70)
         # a clean exit: the client closed, the embedded server stopped as a clean stop
         assert code == 0, log.read_text()[-3000:]
-        assert not embedded.server_died(settings), "a SIGTERM stop must not look like a crash"
+        assert not server.server_died(settings), "a SIGTERM stop must not look like a crash"
 
     # Every request the service took (its log names it) got its whole answer: a 200 or a clean
     # 503, the status it logged. It took requests until SIGTERM and finished those in flight;

@@ -1,4 +1,4 @@
-"""indexer.store against a real Weaviate: schema, queries, paging, errors, server sharing."""
+"""store against a real Weaviate: schema, queries, paging, errors, server sharing."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from weaviate.classes.config import DataType, VectorDistances
 from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
 
-from indexer import store
-from indexer.store import embedded
+import store
+from store.embedded import server
 from tests.weaviate_server import embedded_settings, free_port, wait_closed
 
 DIM = 128
@@ -158,7 +158,7 @@ def test_unreachable_url_is_a_clear_error_not_a_hang() -> None:
 
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedded, "WEAVIATE_VERSION", "1.0.0")  # a version nobody built
+    monkeypatch.setattr(server, "WEAVIATE_VERSION", "1.0.0")  # a version nobody built
     with pytest.raises(store.StoreUnavailable, match="make weaviate"):
         store.connect(embedded_settings(tmp_path))
 

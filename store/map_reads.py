@@ -13,7 +13,7 @@ from typing import Any
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store.errors import StoreUnavailable
+from store.errors import StoreUnavailable
 
 MAP_PROPERTIES = ["modality", "label", "model_version"]
 

@@ -1,5 +1,5 @@
 """Open a client to the configured Weaviate: a remote server (WEAVIATE_URL) or the shared
-embedded one (indexer.store.embedded). Every step has a bounded timeout; an unreachable server
+embedded one (store.embedded.server). Every step has a bounded timeout; an unreachable server
 raises StoreUnavailable naming the setting to fix, never a hang."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import weaviate
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store import embedded, supervisor
-from indexer.store.errors import StoreUnavailable
-from indexer.store.settings import StoreSettings
+from store.embedded import server, supervisor
+from store.errors import StoreUnavailable
+from store.settings import StoreSettings
 
 
 def timeouts(settings: StoreSettings) -> AdditionalConfig:
@@ -26,16 +26,16 @@ def connect(settings: StoreSettings, *, supervised: bool = False) -> weaviate.We
     """Open a client to the configured server (starting or sharing the embedded one); close it when done.
 
     supervised=True (long-lived users: the service, `make run`, the indexer): while the client
-    is open, this process restarts the embedded server when it dies (indexer.store.supervisor;
+    is open, this process restarts the embedded server when it dies (store.embedded.supervisor;
     `supervisor_status(settings)` says how it is). No effect with WEAVIATE_URL.
     """
     try:
         if settings.weaviate_url is not None:
             return _connect_url(settings)
-        client = embedded.connect(settings, timeouts(settings))
+        client = server.connect(settings, timeouts(settings))
         if supervised:
             watcher = supervisor.supervise(settings, timeouts(settings))
-            embedded.on_close(client, lambda: supervisor.unsupervise(watcher))
+            server.on_close(client, lambda: supervisor.unsupervise(watcher))
         return client
     except StoreUnavailable:
         raise

@@ -5,7 +5,7 @@ it; `.server.pid` names the server we started, from the moment it exists; `.uncl
 says the last server did not stop cleanly (killed, crashed, or SIGKILLed because it did not
 exit on SIGTERM), so its vector index must be checked. docs/ARCHITECTURE.md ("Sharing one
 embedded server", "Crash safety", "Supervision") explains the design;
-indexer.store.supervisor restarts a server that dies.
+store.embedded.supervisor restarts a server that dies.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from weaviate.classes.init import AdditionalConfig, Auth
 from weaviate.connect import ConnectionParams
 from weaviate.embedded import EmbeddedOptions
 
-from indexer.store import server_process
-from indexer.store.errors import StoreUnavailable
-from indexer.store.server_process import listening
-from indexer.store.settings import StoreSettings
+from store.embedded import server_process
+from store.embedded.server_process import listening
+from store.errors import StoreUnavailable
+from store.settings import StoreSettings
 
 # Single source of truth for the server version: scripts/build_weaviate.sh greps this line and
 # docker-compose.yml uses the same tag.
@@ -37,7 +37,7 @@ WEAVIATE_VERSION = "1.39.3"
 START_ATTEMPTS = 3
 READY_WITHIN_S = 60.0
 HALF_UP_GRACE_S = 5.0  # a live server missing a listener this long is stopped and started again
-log = logging.getLogger("indexer.store")
+log = logging.getLogger("store")
 
 
 def embedded_binary(version: str | None = None) -> Path:

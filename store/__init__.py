@@ -1,16 +1,18 @@
 """The Weaviate side of DigitBridge, shared by the indexer (writes) and the service (reads).
 
-One module per job: `settings` (where the server is), `connection` (open a client),
-`embedded` (run and share a local server), `schema` (the collection), `queries` (reads),
-`integrity` (does the vector index hold every object; repair it), `server_process` (launch the
-server binary), `supervisor` (restart the embedded server when it dies).
+One module per job: `settings` (where the server is), `connection` and `async_connection`
+(open a client), `schema` (the collection), `queries` and `map_reads` (reads), `integrity`
+and `repair` (does the vector index hold every object; re-index what it lacks), `errors`;
+`embedded/` runs a local server (`server`: start and share it; `server_process`: launch the
+binary; `supervisor`: restart it when it dies).
 The names below are the package's public surface; docs/ARCHITECTURE.md explains the design.
 """
 
-from indexer.store.connection import connect
-from indexer.store.embedded import WEAVIATE_VERSION, embedded_binary, server_pid
-from indexer.store.errors import StoreUnavailable
-from indexer.store.integrity import (
+from store.connection import connect
+from store.embedded.server import WEAVIATE_VERSION, embedded_binary, server_pid
+from store.embedded.supervisor import SupervisorStatus, supervisor_status
+from store.errors import StoreUnavailable
+from store.integrity import (
     RepairBusy,
     VectorIndexCheck,
     ensure_vector_index,
@@ -18,7 +20,7 @@ from indexer.store.integrity import (
     vector_index_shortfall,
     wait_indexed,
 )
-from indexer.store.queries import (
+from store.queries import (
     METADATA_PROPERTIES,
     Hit,
     Item,
@@ -34,15 +36,14 @@ from indexer.store.queries import (
     search_async,
     search_with,
 )
-from indexer.store.schema import (
+from store.schema import (
     NAMESPACE,
     create_collection,
     ensure_collection,
     object_uuid,
     wait_for_replicas,
 )
-from indexer.store.settings import StoreSettings
-from indexer.store.supervisor import SupervisorStatus, supervisor_status
+from store.settings import StoreSettings
 
 __all__ = [
     "METADATA_PROPERTIES",

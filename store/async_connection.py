@@ -10,10 +10,10 @@ from __future__ import annotations
 import weaviate
 from weaviate.classes.init import Auth
 
-from indexer.store import embedded
-from indexer.store.connection import timeouts
-from indexer.store.errors import StoreUnavailable
-from indexer.store.settings import StoreSettings
+from store.connection import timeouts
+from store.embedded import server
+from store.errors import StoreUnavailable
+from store.settings import StoreSettings
 
 
 def open_async_client(settings: StoreSettings) -> weaviate.WeaviateAsyncClient:
@@ -21,7 +21,7 @@ def open_async_client(settings: StoreSettings) -> weaviate.WeaviateAsyncClient:
     url = settings.weaviate_url
     if url is None:
         host, port, secure = "127.0.0.1", settings.weaviate_port, False
-        key: str | None = embedded.local_key(settings)
+        key: str | None = server.local_key(settings)
     else:
         assert url.host is not None
         secure = url.scheme == "https"

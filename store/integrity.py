@@ -7,7 +7,7 @@ index: they can be fetched and counted but no search returns them (docs/ARCHITEC
 
 The test is exact: a near-vector search whose filter allows only a chunk of object ids is
 answered by brute force over those ids, and returns exactly the ones the vector index holds.
-The repair (indexer.store.repair) re-indexes what is missing without ever deleting, under a
+The repair (store.repair) re-indexes what is missing without ever deleting, under a
 lock that every repairer takes.
 """
 
@@ -23,8 +23,8 @@ from weaviate.classes.query import Filter
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store.errors import StoreUnavailable
-from indexer.store.repair import (
+from store.errors import StoreUnavailable
+from store.repair import (
     CHUNK,
     LOCK_WAIT_S,
     RepairBusy,
@@ -34,7 +34,7 @@ from indexer.store.repair import (
     replay,
     vector_of,
 )
-from indexer.store.settings import StoreSettings
+from store.settings import StoreSettings
 
 __all__ = ["RepairBusy", "VectorIndexCheck", "ensure_vector_index", "repair_lock", "wait_indexed"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import store
-from indexer.store import embedded
-from tests.indexer.test_crash_safety import objects
+import store
+from store.embedded import server
+from tests.store.test_crash_safety import objects
 from tests.weaviate_server import embedded_settings, wait_closed
 
 N = 600
@@ -81,7 +81,7 @@ def test_a_killed_server_is_restarted_and_loses_nothing(
         )
 
         # 2. A restart that fails says why and is retried with backoff until it works.
-        monkeypatch.setattr(embedded, "WEAVIATE_VERSION", "1.0.0")  # a binary nobody built
+        monkeypatch.setattr(server, "WEAVIATE_VERSION", "1.0.0")  # a binary nobody built
         kill_server(settings)
         deadline = time.monotonic() + RECOVERY_BOUND_S
         while "make weaviate" not in (state := store.supervisor_status(settings).state):  # type: ignore[union-attr]

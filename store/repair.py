@@ -29,10 +29,10 @@ from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter
 from weaviate.collections import Collection
 
-from indexer.store.errors import StoreUnavailable
-from indexer.store.settings import StoreSettings
+from store.errors import StoreUnavailable
+from store.settings import StoreSettings
 
-log = logging.getLogger("indexer.store")
+log = logging.getLogger("store")
 
 CHUNK = 1000  # ids per membership query (Weaviate returns at most QUERY_MAXIMUM_RESULTS = 10,000)
 PUT_CHUNK = 256  # objects per repair write and journal (each carries its media)

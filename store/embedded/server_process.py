@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from indexer.store.errors import StoreUnavailable
+from store.errors import StoreUnavailable
 
 LISTEN_WITHIN_S = 60.0
 STOP_WAIT_S = 30.0  # SIGTERM -> exit (Weaviate flushes its stores); SIGKILL after this

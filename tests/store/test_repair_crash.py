@@ -1,5 +1,5 @@
 """A vector-index repair cannot lose data: not when it is SIGKILLed between its writes, not when
-two repairers meet. Real loss first (tests.indexer.lost_vectors), then a repair in another
+two repairers meet. Real loss first (tests.store.lost_vectors), then a repair in another
 process that stops for good right after its first acknowledged write and is SIGKILLed there."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from weaviate.collections import Collection
 
-from indexer import store
-from tests.indexer.lost_vectors import short_index
+import store
+from tests.store.lost_vectors import short_index
 from tests.weaviate_server import ROOT
 
 N = 3000
@@ -67,7 +67,7 @@ def test_a_repair_killed_after_its_first_write_loses_nothing(tmp_path: Path) -> 
             # 1. A repair in another process, paused right after its first acknowledged write.
             pause = tmp_path / "paused"
             child = subprocess.Popen(
-                [sys.executable, "-m", "tests.indexer.repair_child", str(pause)],
+                [sys.executable, "-m", "tests.store.repair_child", str(pause)],
                 env=env_for_child(settings),
                 cwd=ROOT,
             )

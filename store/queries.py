@@ -14,8 +14,8 @@ from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.collections import Collection, CollectionAsync
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store.errors import StoreUnavailable
 from models.modality import Modality
+from store.errors import StoreUnavailable
 
 # Everything but the blob: searches and item look-ups never ship the media bytes.
 METADATA_PROPERTIES = ["modality", "label", "source", "split", "name", "speaker", "model_version"]

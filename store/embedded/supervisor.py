@@ -2,12 +2,12 @@
 
 `connect(settings, supervised=True)` starts one watcher thread per data folder and process.
 Every POLL_S it looks at the server (its recorded pid, both ports). When the server is gone it
-starts it again through `embedded.connect`, i.e. under the lease lock: two processes never
+starts it again through `server.connect`, i.e. under the lease lock: two processes never
 start two servers, and a server another process restarted first is simply shared. A failed
 start is retried after BACKOFF_S, doubling up to MAX_BACKOFF_S. After an unclean stop (the
-server was killed or crashed: `embedded.unclean_stop_pending`) it runs `ensure_vector_index`
+server was killed or crashed: `server.unclean_stop_pending`) it runs `ensure_vector_index`
 on every collection (under each collection's repair lock), and only then calls the store 'up'.
-A live server missing one of its listeners is stopped and started again by `embedded.connect`
+A live server missing one of its listeners is stopped and started again by `server.connect`
 after HALF_UP_GRACE_S. The thread never dies silently: any exception is logged with its
 traceback, the state becomes 'down: ...' (readiness off), and the next poll tries again.
 
@@ -25,13 +25,13 @@ from pathlib import Path
 import weaviate
 from weaviate.classes.init import AdditionalConfig
 
-from indexer.store import embedded
-from indexer.store.errors import StoreUnavailable
-from indexer.store.integrity import RepairBusy, VectorIndexCheck, ensure_vector_index
-from indexer.store.server_process import listening
-from indexer.store.settings import StoreSettings
+from store.embedded import server
+from store.embedded.server_process import listening
+from store.errors import StoreUnavailable
+from store.integrity import RepairBusy, VectorIndexCheck, ensure_vector_index
+from store.settings import StoreSettings
 
-log = logging.getLogger("indexer.store")
+log = logging.getLogger("store")
 
 POLL_S = 0.5
 BACKOFF_S = 0.5
@@ -60,7 +60,7 @@ class Supervisor:
     def __init__(self, settings: StoreSettings, timeouts: AdditionalConfig) -> None:
         self.settings, self._timeouts = settings, timeouts
         # Started right after a crash: not 'up' before the vector index has been checked.
-        self.status = SupervisorStatus(RESTARTING if embedded.unclean_stop_pending(settings) else UP)
+        self.status = SupervisorStatus(RESTARTING if server.unclean_stop_pending(settings) else UP)
         self.users = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="weaviate-supervisor", daemon=True)
@@ -81,8 +81,8 @@ class Supervisor:
     def _problem(self) -> str | None:
         """Why the server is not healthy; None when it is."""
         s = self.settings
-        if embedded.server_died(s):
-            return f"server process {embedded.recorded_pid(s)} exited"
+        if server.server_died(s):
+            return f"server process {server.recorded_pid(s)} exited"
         for kind, port in (("HTTP", s.weaviate_port), ("gRPC", s.weaviate_grpc_port)):
             if not listening(port):
                 return f"its {kind} port {port} does not listen"
@@ -123,7 +123,7 @@ class Supervisor:
         if problem is not None:
             self._set(f"{RESTARTING}: {problem}")
             self._come_back()
-        elif embedded.unclean_stop_pending(self.settings):
+        elif server.unclean_stop_pending(self.settings):
             self._set(RESTARTING)
             self._check_after_unclean_stop(None)
         else:
@@ -131,10 +131,10 @@ class Supervisor:
 
     def _come_back(self) -> None:
         """Start the server again (or share the one another process started), then check it."""
-        before = embedded.server_pid(self.settings)
-        client = embedded.connect(self.settings, self._timeouts)  # starts it under the lease lock
+        before = server.server_pid(self.settings)
+        client = server.connect(self.settings, self._timeouts)  # starts it under the lease lock
         try:
-            if embedded.server_pid(self.settings) != before:  # not merely a slow probe
+            if server.server_pid(self.settings) != before:  # not merely a slow probe
                 self._set(RESTARTING, last_restart=time.time(), restarts=self.status.restarts + 1)
             self._check_after_unclean_stop(client)
         finally:
@@ -142,12 +142,12 @@ class Supervisor:
 
     def _check_after_unclean_stop(self, client: weaviate.WeaviateClient | None) -> None:
         """Every collection's vector index holds every object (repaired if not)."""
-        mark = embedded.unclean_stop_mark(self.settings)
+        mark = server.unclean_stop_mark(self.settings)
         if mark is None:
             self._set(UP)
             return
         own = client is None
-        client = client or embedded.connect(self.settings, self._timeouts)
+        client = client or server.connect(self.settings, self._timeouts)
         try:
             checks = {}
             for name in client.collections.list_all():
@@ -161,7 +161,7 @@ class Supervisor:
         problems = [p for check in checks.values() for p in check.problems()]
         if problems:
             raise StoreUnavailable("after an unclean stop: " + "; ".join(problems))
-        embedded.clear_unclean_stop(self.settings, mark)
+        server.clear_unclean_stop(self.settings, mark)
         self._set(UP, checks=checks)
 
 
@@ -173,9 +173,9 @@ def supervise(settings: StoreSettings, timeouts: AdditionalConfig) -> Supervisor
     """This process's supervisor of the embedded server for `settings`, started on first use;
     give each `supervise` back with `unsupervise` (the last one stops the thread)."""
     with _lock:
-        supervisor = _supervisors.get(embedded.data_dir_of(settings))
+        supervisor = _supervisors.get(server.data_dir_of(settings))
         if supervisor is None:
-            supervisor = _supervisors[embedded.data_dir_of(settings)] = Supervisor(settings, timeouts)
+            supervisor = _supervisors[server.data_dir_of(settings)] = Supervisor(settings, timeouts)
             supervisor.start()
         supervisor.users += 1
         return supervisor
@@ -186,7 +186,7 @@ def unsupervise(supervisor: Supervisor) -> None:
         supervisor.users -= 1
         if supervisor.users > 0:
             return
-        del _supervisors[embedded.data_dir_of(supervisor.settings)]
+        del _supervisors[server.data_dir_of(supervisor.settings)]
     supervisor.stop()
 
 
@@ -196,7 +196,7 @@ def supervisor_status(settings: StoreSettings) -> SupervisorStatus | None:
     if settings.weaviate_url is not None:
         return None
     with _lock:
-        supervisor = _supervisors.get(embedded.data_dir_of(settings))
+        supervisor = _supervisors.get(server.data_dir_of(settings))
     if supervisor is None:
         return None
     if not supervisor.running:  # its thread ended without being stopped (see _watch)

@@ -14,7 +14,7 @@ import pytest
 from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
 
-from indexer import store
+import store
 from tests.deploy.cluster import LocalCluster
 from tests.weaviate_server import embedded_settings, wait_closed
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import store
-from indexer.store import embedded, server_process
-from tests.indexer.test_crash_safety import objects
-from tests.indexer.test_supervisor import kill_server
+import store
+from store.embedded import server, server_process
+from tests.store.test_crash_safety import objects
+from tests.store.test_supervisor import kill_server
 from tests.weaviate_server import embedded_settings, wait_closed
 
 N = 300
@@ -90,7 +90,7 @@ def test_stray_lease_file_and_unexpected_errors_never_stop_supervision(
     try:
         vectors = fill(settings, client)
         # 1. Something that is not a lease in the leases folder; then the server dies.
-        (embedded.data_dir_of(settings) / ".leases" / "notes.txt").write_text("not a lease")
+        (server.data_dir_of(settings) / ".leases" / "notes.txt").write_text("not a lease")
         kill_server(settings)
         seen: list[str] = []
         wait_state(settings, lambda s: s.up and s.restarts == 1, seen)
@@ -101,8 +101,8 @@ def test_stray_lease_file_and_unexpected_errors_never_stop_supervision(
         def broken(_: object) -> bool:
             raise RuntimeError("a bug in the health check")
 
-        with caplog.at_level(logging.ERROR, logger="indexer.store"):
-            monkeypatch.setattr(embedded, "server_died", broken)
+        with caplog.at_level(logging.ERROR, logger="store"):
+            monkeypatch.setattr(server, "server_died", broken)
             state = wait_state(settings, lambda s: not s.up, [])
             assert state == "down: RuntimeError: a bug in the health check"
             time.sleep(1.0)  # a few retries (backoff 0.5 s, 1 s, ...): still down, still watching
@@ -131,12 +131,12 @@ HALF_SERVER = (
 @pytest.mark.slow
 def test_a_server_missing_a_listener_is_replaced(tmp_path: Path) -> None:
     settings = embedded_settings(tmp_path / "data", collection="HalfUp")
-    data_dir = embedded.data_dir_of(settings)
+    data_dir = server.data_dir_of(settings)
     client = store.connect(settings, supervised=True)
     half = None
     try:
         vectors = fill(settings, client)
-        with embedded.locked(data_dir):  # no restart can start before the half server is in place
+        with server.locked(data_dir):  # no restart can start before the half server is in place
             pid, _ = kill_server(settings)
             while server_process.alive(pid):
                 time.sleep(0.02)
@@ -149,7 +149,7 @@ def test_a_server_missing_a_listener_is_replaced(tmp_path: Path) -> None:
                 time.sleep(0.02)
         start = time.monotonic()
         seen: list[str] = []
-        wait_state(settings, lambda s: s.up and s.restarts == 1, seen, BOUND_S + embedded.HALF_UP_GRACE_S)
+        wait_state(settings, lambda s: s.up and s.restarts == 1, seen, BOUND_S + server.HALF_UP_GRACE_S)
         took = time.monotonic() - start
         assert half.wait(5) is not None  # stopped (SIGTERM), not left holding the port
         assert store.server_pid(settings) not in (None, half.pid)
@@ -185,7 +185,7 @@ def test_a_server_sigkilled_at_shutdown_is_checked_at_the_next_start(
         client.close()
     assert wait_closed(settings.weaviate_port)
     assert not server_process.alive(pid)
-    assert embedded.unclean_stop_pending(settings), "a SIGKILLed server left no unclean-stop mark"
+    assert server.unclean_stop_pending(settings), "a SIGKILLed server left no unclean-stop mark"
 
     client = store.connect(settings, supervised=True)  # the next start: up only after the check
     try:
@@ -193,7 +193,7 @@ def test_a_server_sigkilled_at_shutdown_is_checked_at_the_next_start(
         status = store.supervisor_status(settings)
         assert status is not None and "HardStop" in status.checks, "no vector-index check ran"
         assert status.checks["HardStop"].objects == N and status.checks["HardStop"].ok
-        assert not embedded.unclean_stop_pending(settings)
+        assert not server.unclean_stop_pending(settings)
     finally:
         client.close()
     assert wait_closed(settings.weaviate_port)

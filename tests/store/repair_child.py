@@ -1,4 +1,4 @@
-"""`python -m tests.indexer.repair_child PAUSE_FILE`: run `store.ensure_vector_index` on the
+"""`python -m tests.store.repair_child PAUSE_FILE`: run `store.ensure_vector_index` on the
 collection the environment names (StoreSettings), but stop for good right after the repair's
 first write to Weaviate (any insert, replace, update or delete), once that write has been
 acknowledged: it creates PAUSE_FILE and sleeps, so a test can SIGKILL it at exactly that point.
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from indexer import store
+import store
 
 WRITES = ("insert", "insert_many", "replace", "update", "delete_by_id", "delete_many")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import store
+import store
 from tests.deploy.cluster import LocalCluster
-from tests.indexer.test_crash_safety import BATCH, objects
+from tests.store.test_crash_safety import BATCH, objects
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ShortIndex:
 def short_index(
     workdir: Path, collection: str, n: int, model_version: str = "crashtest01", **settings: object
 ) -> Iterator[ShortIndex]:
-    """A one-node server holding `n` objects of tests.indexer.test_crash_safety.objects, some of
+    """A one-node server holding `n` objects of tests.store.test_crash_safety.objects, some of
     them missing from its vector index; `settings` go into the StoreSettings (e.g. checkpoint)."""
     cluster = LocalCluster(workdir / "node", compose_file="docker-compose.yml")
     (node,) = cluster.nodes

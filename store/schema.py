@@ -10,8 +10,8 @@ from weaviate.classes.config import Configure, DataType, Property, Tokenization,
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store.errors import StoreUnavailable
-from indexer.store.settings import StoreSettings
+from store.errors import StoreUnavailable
+from store.settings import StoreSettings
 
 # Namespace for object UUIDs: uuid5(NAMESPACE, "source/split/name"). Never change it, or
 # re-indexing would duplicate every object instead of updating it in place.
