@@ -77,6 +77,7 @@ COPY models/checkpoints/digitbridge.pt ./models/checkpoints/digitbridge.pt
 COPY store/ ./store/
 COPY indexer/ ./indexer/
 COPY service/ ./service/
+COPY launcher/ ./launcher/
 
 USER 10001:10001
 EXPOSE 8000
@@ -86,5 +87,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
 
-# service.run reads HOST, PORT and WORKERS. The indexer: `docker run IMAGE python -m indexer`.
-CMD ["python", "-m", "service.run"]
+# The launcher (index if needed, then serve) reads HOST, PORT and WORKERS. The indexer: `docker run IMAGE python -m indexer`.
+CMD ["python", "-m", "launcher"]

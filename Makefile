@@ -36,7 +36,7 @@ deploy-tools: go
 	scripts/deploy_tools.sh compose dockerignore >/dev/null
 
 run: venv weaviate
-	$(PY) -m service.run
+	$(PY) -m launcher
 
 index: venv weaviate
 	$(PY) -m indexer
@@ -52,7 +52,7 @@ test: venv system-deps weaviate deploy-tools
 	$(PY) -m pytest
 
 lint: venv
-	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models store indexer service bench
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models store indexer service launcher bench
 
 # Speed and memory (BENCHMARKS.md): its own Weaviate + service + hey; ~25-40 min.
 # BENCH_ARGS e.g. "--quick" (a smoke run) or "--only http --concurrency 1,32".

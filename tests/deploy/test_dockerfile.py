@@ -163,7 +163,13 @@ def test_runtime_image_holds_only_runtime_files() -> None:
             "wav",
         )
     }
-    allowed = runtime_models | {"models/checkpoints/digitbridge.pt", "store/", "indexer/", "service/"}
+    allowed = runtime_models | {
+        "models/checkpoints/digitbridge.pt",
+        "store/",
+        "indexer/",
+        "service/",
+        "launcher/",
+    }
     assert set(copy_sources()) == allowed
 
 
@@ -202,7 +208,7 @@ def test_runs_as_a_non_root_user() -> None:
 
 def test_default_command_is_the_service_and_the_indexer_uses_the_same_image() -> None:
     (cmd,) = DOCKERFILE.final.all("CMD")
-    assert json.loads(cmd.args) == ["python", "-m", "service.run"]
+    assert json.loads(cmd.args) == ["python", "-m", "launcher"]
     assert not DOCKERFILE.final.all("ENTRYPOINT"), "so `command: python -m indexer` replaces it whole"
     services = load_compose("docker-compose.yml", {"WEAVIATE_API_KEY": "k"})["services"]
     assert services["api"]["image"] == services["indexer"]["image"]

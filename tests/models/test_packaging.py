@@ -41,8 +41,10 @@ def models_file(name: str) -> Path | None:
 
 
 def image_python_files() -> tuple[set[Path], set[Path]]:
-    """(the store's, service's and indexer's files, the models/ files they reach by following imports)."""
-    entry = {p for package in ("store", "indexer", "service") for p in (ROOT / package).rglob("*.py")}
+    """(the files of the packages the image runs, the models/ files they reach by following imports)."""
+    entry = {
+        p for package in ("store", "indexer", "service", "launcher") for p in (ROOT / package).rglob("*.py")
+    }
     reached, todo = {ROOT / "models" / "__init__.py"}, list(entry)
     while todo:
         for name in imported_names(todo.pop()):
@@ -89,7 +91,7 @@ def test_what_the_image_runs_needs_only_the_runtime_dependencies() -> None:
     for path in sorted(entry | reached):
         for name in imported_names(path):
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top in ("models", "store", "indexer", "service"):
+            if top in sys.stdlib_module_names or top in ("models", "store", "indexer", "service", "launcher"):
                 continue
             dists = {canonicalize_name(d) for d in providers.get(top, [])}
             assert dists & installed, f"{path.relative_to(ROOT)} imports {name}, not a runtime dependency"

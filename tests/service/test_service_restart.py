@@ -1,4 +1,4 @@
-"""Issue 9, "Service restarted under load": `python -m service.run` (what `make run` and the
+"""Issue 9, "Service restarted under load": `python -m launcher` (what `make run` and the
 image run) on its own embedded Weaviate gets SIGTERM while clients are searching. Every
 request it had taken either completes with 200 or gets a clean 503 (no 500, no connection
 dropped mid-answer); it exits within its graceful timeout; started again it is ready with the
@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 import store
+from launcher import run
 from models.data import fsdd_items, load_mnist, mnist_png
-from service import run
 from service.settings import ServiceSettings
 from store.embedded import server
 from tests.service.helpers import build_index, wait_for
@@ -86,7 +86,7 @@ def processes_of(data_dir: Path, port: int) -> list[str]:
 
 
 def graceful_timeout_s() -> float:
-    """The graceful-shutdown timeout `service.run` gives uvicorn (read from its call, not copied)."""
+    """The graceful-shutdown timeout the launcher gives uvicorn (read from its call, not copied)."""
     seen: dict[str, object] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(run.uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
@@ -99,7 +99,7 @@ def graceful_timeout_s() -> float:
 @contextmanager
 def service(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "service.run"], env=env, stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, "-m", "launcher"], env=env, stdout=out, stderr=out)
     try:
         yield proc
     finally:

@@ -1,4 +1,6 @@
-"""`python -m service.run` (what `make run` calls): make sure the index is current, then serve.
+"""`python -m launcher` (`make run`, the image's command): make sure the index is current, then serve.
+
+The one place the indexer and the service meet; neither imports the other.
 
 1. Connect to Weaviate (the embedded server is started here and stays up while we serve).
 2. Index, into the collection we serve, when store.index_problems finds it not current for
@@ -12,7 +14,6 @@
 import logging
 import logging.config
 import signal
-import sys
 
 import uvicorn
 import weaviate
@@ -25,7 +26,7 @@ from service.logs import logging_config
 from service.settings import ServiceSettings
 from store import StoreSettings
 
-log = logging.getLogger("service.run")
+log = logging.getLogger("launcher")
 
 
 def indexer_settings(settings: ServiceSettings) -> IndexerSettings:
@@ -105,7 +106,3 @@ def main() -> int:
         client.close()  # last user of the embedded server: stops it cleanly
     log.info("stopped")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
