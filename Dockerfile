@@ -66,14 +66,11 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# Only what runs: the packages, the committed checkpoint, the web page (service/static).
-# Of models/, only the modules the service and the indexer import: training, evaluation and
-# the OOD generators stay out. Owned by root and read-only for the app user.
+# Only what runs: the packages the image's commands import, whole (training/ stays out), with
+# the committed checkpoint (models/checkpoints; .dockerignore leaves the model card, metrics
+# and plots out) and the web page (service/static). Owned by root and read-only for the app user.
 WORKDIR /app
-COPY models/__init__.py models/audio_preprocess.py models/cpu_budget.py models/data.py models/encoder_config.py models/encoders.py \
-     models/image_preprocess.py models/media_errors.py models/modality.py models/preprocess.py \
-     models/settings.py models/wav.py ./models/
-COPY models/checkpoints/digitbridge.pt ./models/checkpoints/digitbridge.pt
+COPY models/ ./models/
 COPY store/ ./store/
 COPY indexer/ ./indexer/
 COPY service/ ./service/

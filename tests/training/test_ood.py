@@ -13,14 +13,14 @@ import torch
 from PIL import Image
 
 from models.encoder_config import EncoderConfig
-from models.ood import low_res
-from models.ood import recording_conditions as conditions
-from models.ood import rendered_digits as drawn
-from models.ood import speech as spoken
-from models.ood.report import evaluate_ood
 from models.preprocess import prepare, sniff
 from models.settings import ModelSettings
 from models.wav import read_wav
+from training.ood import low_res
+from training.ood import recording_conditions as conditions
+from training.ood import rendered_digits as drawn
+from training.ood import speech as spoken
+from training.ood.report import evaluate_ood
 
 CONFIG = EncoderConfig()
 # one voice per group keeps generation quick; every upload format is still covered

@@ -22,9 +22,9 @@ import torch
 import torchaudio
 
 from models.data import DIGIT_WORDS, fsdd_items
-from models.ood import seed_of
-from models.ood.speech import VOICES, OodAudio, Voice, espeak_word
 from models.wav import read_wav, write_wav
+from training.ood import seed_of
+from training.ood.speech import VOICES, OodAudio, Voice, espeak_word
 
 Word = tuple[str, int, np.ndarray, int]  # (name, label, mono float samples, rate)
 Renderer = Callable[[np.ndarray, int, np.random.Generator], tuple[bytes, str]]

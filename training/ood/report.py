@@ -12,16 +12,16 @@ import torch
 
 from models.audio_preprocess import trim_silence, wave_at_model_rate
 from models.encoders import LoadedEncoders
-from models.evaluate import embed_bytes, validation_uploads
 from models.media_errors import MediaError
 from models.modality import OTHER, Modality
-from models.ood import GENERATOR_VERSION
-from models.ood.low_res import IMAGE_CONDITIONS, low_res_digits
-from models.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
-from models.ood.rendered_digits import OodImage, rendered_digits
-from models.ood.speech import OodAudio, synthetic_speech
 from models.preprocess import prepare
-from models.retrieval_metrics import ranked_labels
+from training.evaluate import embed_bytes, validation_uploads
+from training.ood import GENERATOR_VERSION
+from training.ood.low_res import IMAGE_CONDITIONS, low_res_digits
+from training.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
+from training.ood.rendered_digits import OodImage, rendered_digits
+from training.ood.speech import OodAudio, synthetic_speech
+from training.retrieval_metrics import ranked_labels
 
 Galleries = dict[Modality, tuple[np.ndarray, np.ndarray]]
 

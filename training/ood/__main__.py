@@ -1,4 +1,4 @@
-"""`python -m models.ood [--json PATH] [--grid PNG] [--low-res-grid PNG] [--log-mel-grid PNG]`:
+"""`python -m training.ood [--json PATH] [--grid PNG] [--low-res-grid PNG] [--log-mel-grid PNG]`:
 the OOD report of a checkpoint, and pictures of what the encoders see.
 
 Defaults come from models.settings (CHECKPOINT, DATA_DIR, DEVICE, DIGITBRIDGE_CACHE);
@@ -11,17 +11,18 @@ import sys
 from pathlib import Path
 
 from models.encoders import load_encoders
-from models.ood.grid import log_mel_grid, normalised_grid, upload_and_normalised_grid
-from models.ood.low_res import IMAGE_CONDITIONS, low_res_digits
-from models.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
-from models.ood.rendered_digits import OodImage, rendered_digits
-from models.ood.report import evaluate_ood
 from models.settings import add_model_arguments
+from training.ood.grid import log_mel_grid, normalised_grid, upload_and_normalised_grid
+from training.ood.low_res import IMAGE_CONDITIONS, low_res_digits
+from training.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
+from training.ood.rendered_digits import OodImage, rendered_digits
+from training.ood.report import evaluate_ood
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m models.ood", description="Out-of-distribution evaluation of the DigitBridge encoders"
+        prog="python -m training.ood",
+        description="Out-of-distribution evaluation of the DigitBridge encoders",
     )
     add_model_arguments(parser)
     parser.add_argument(

@@ -17,9 +17,9 @@ import torch
 import torchaudio
 
 from models.data import DIGIT_WORDS
-from models.ood import GENERATOR_VERSION, seed_of
 from models.settings import ModelSettings
 from models.wav import write_wav
+from training.ood import GENERATOR_VERSION, seed_of
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 other handwriting (thickness, slant, blur, thumbnails and coarse pixel grids) and other
 voices and rooms (pitch/formant and vocal-tract changes, reverberation, telephone and laptop
 bands, microphone colouring, noise floors, long takes, clipped windows), plus
-SpecAugment-style masking (in models.train, on batches)."""
+SpecAugment-style masking (in training.train, on batches)."""
 
 import math
 

@@ -4,19 +4,19 @@ FSDD holds six adult men recorded at 8 kHz; MNIST holds centred, pre-normalised
 scans. Real uploads look different, so this package generates, deterministically and
 as real file bytes:
 
-* `models.ood.speech`: every digit word spoken by espeak-ng voices (female, child-like,
+* `training.ood.speech`: every digit word spoken by espeak-ng voices (female, child-like,
   a Klatt synthesiser, one synthetic adult male as a control), saved the way phones,
   browsers and editors save WAVs;
-* `models.ood.rendered_digits`: digits drawn with installed TrueType fonts as dark ink
+* `training.ood.rendered_digits`: digits drawn with installed TrueType fonts as dark ink
   on paper, browser canvas exports, JPEG photos of paper, white on black;
-* `models.ood.recording_conditions` and `models.ood.low_res` (issue 12): long takes with a
+* `training.ood.recording_conditions` and `training.ood.low_res` (issue 12): long takes with a
   noise floor at 44.1/48 kHz stereo, 8 kHz laptop microphones in a 1 s window, and 8x8
   thumbnails, smooth and blocky upscales, each reported per condition.
 
 It is for evaluation only (and stays out of the serving image): nothing here may be
 used to train or to select models, because it stands for the people the model has
-never met. `models.ood.report` scores the encoders on it; `python -m models.ood --json
-PATH` writes that report (models/ood_metrics.json); `models.ood.grid` draws what the
+never met. `training.ood.report` scores the encoders on it; `python -m training.ood --json
+PATH` writes that report (models/ood_metrics.json); `training.ood.grid` draws what the
 encoders see.
 """
 

@@ -2,7 +2,7 @@
 `flite`: US, Scottish and Canadian men and a US woman), each at several pitches and speaking
 rates. FSDD has six men; these add other voices without real data that is not here.
 
-Training only. espeak-ng stays an evaluation-only voice source (models.ood.speech), so the
+Training only. espeak-ng stays an evaluation-only voice source (training.ood.speech), so the
 out-of-distribution report keeps measuring voices the model never heard.
 """
 

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint on the validation splits: `python -m models.evaluate --json PATH`.
+"""Evaluate a checkpoint on the validation splits: `python -m training.evaluate --json PATH`.
 
 Exact cosine search (no index) between MNIST test (10,000 images, uploaded as PNG
 bytes) and FSDD validation (takes 0-4, 300 WAV files), through the same
@@ -26,8 +26,8 @@ import torch
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoders import LoadedEncoders, load_encoders
 from models.preprocess import prepare
-from models.retrieval_metrics import retrieval_metrics, topk_precision
 from models.settings import add_model_arguments
+from training.retrieval_metrics import retrieval_metrics, topk_precision
 
 TARGETS = {
     "image_to_audio.p@10": 0.995,

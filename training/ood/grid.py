@@ -10,9 +10,9 @@ from PIL import Image
 from models.audio_preprocess import audio_bytes_to_tensor
 from models.encoder_config import EncoderConfig
 from models.image_preprocess import digit_from_bytes
-from models.ood.rendered_digits import OodImage
-from models.ood.speech import OodAudio
 from models.preprocess import sniff
+from training.ood.rendered_digits import OodImage
+from training.ood.speech import OodAudio
 
 
 def _tile(values: np.ndarray, scale: int) -> Image.Image:

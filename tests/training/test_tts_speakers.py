@@ -9,7 +9,7 @@ import pytest
 
 from models.audio_preprocess import speech_tensor, trim_silence, wave_at_model_rate
 from models.encoder_config import EncoderConfig
-from models.tts_speakers import PITCHES_HZ, RATES, VOICES, flite_clips
+from training.tts_speakers import PITCHES_HZ, RATES, VOICES, flite_clips
 
 PARAMS = EncoderConfig().audio
 

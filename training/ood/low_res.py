@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from models.data import encode_image, load_mnist
-from models.ood.rendered_digits import OodImage, glyph_mask, installed_fonts
+from training.ood.rendered_digits import OodImage, glyph_mask, installed_fonts
 
 IMAGE_CONDITIONS = (
     "reference",

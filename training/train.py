@@ -1,4 +1,4 @@
-"""Train both encoders into one space: `python -m models.train [--steps N] [--out PATH]`.
+"""Train both encoders into one space: `python -m training.train [--steps N] [--out PATH]`.
 
 Each step draws a batch of MNIST digits and a batch of FSDD clips (both augmented),
 embeds them, and minimises cross-entropy against class prototypes shared by the two
@@ -22,14 +22,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from models.audio_preprocess import speech_tensor, wave_at_model_rate
-from models.augment import augment_digits, augment_wave, warp_vocal_tract
 from models.data import MNIST_SELECTION_SIZE, Split, cache_dir, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
 from models.image_preprocess import normalise_digit, standardise_digits
 from models.modality import Modality
-from models.retrieval_metrics import retrieval_metrics
 from models.settings import DEFAULT_CHECKPOINT, ModelSettings
+from training.augment import augment_digits, augment_wave, warp_vocal_tract
+from training.retrieval_metrics import retrieval_metrics
 
 
 @dataclass
@@ -83,12 +83,12 @@ def load_waves(
 
 
 def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Training clips from text-to-speech voices (models.tts_speakers), or none."""
+    """Training clips from text-to-speech voices (training.tts_speakers), or none."""
     if kind == "none":
         return [], torch.zeros(0, dtype=torch.long)
     if kind != "flite":
         raise ValueError(f"unknown synthetic_speakers {kind!r}: flite or none")
-    from models.tts_speakers import flite_clips
+    from training.tts_speakers import flite_clips
 
     clips = flite_clips(cache_dir() / "tts")
     waves = [wave_at_model_rate(path.read_bytes(), config.audio) for path, _ in clips]
@@ -260,7 +260,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     wall = time.time() - started
     meta = {
         "train_args": {k: str(v) for k, v in asdict(args).items()},
-        "command": "python -m models.train " + " ".join(sys.argv[1:]),
+        "command": "python -m training.train " + " ".join(sys.argv[1:]),
         "best_selection": best,
         "wall_seconds": round(wall, 1),
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
@@ -270,7 +270,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     version = save_checkpoint(model, args.out, meta)
     args.plots.mkdir(parents=True, exist_ok=True)
     if history:
-        from models.plots import plot_embeddings, plot_loss
+        from training.plots import plot_embeddings, plot_loss
 
         plot_loss(history, args.plots / "loss.png")
         ei = embed_all(model, "image", sel_images[:2000])

@@ -5,13 +5,14 @@ import shutil
 
 import torch
 
-from models import audio_preprocess, image_preprocess, preprocess, train
-from models.augment import augment_digits
+from models import audio_preprocess, image_preprocess, preprocess
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, load_encoders, save_checkpoint
 from models.settings import ModelSettings
-from models.train import TrainArgs, cross_modal_supcon, loss_fn, spec_augment_batch
+from training import train
+from training.augment import augment_digits
+from training.train import TrainArgs, cross_modal_supcon, loss_fn, spec_augment_batch
 
 CONFIG = EncoderConfig()
 
