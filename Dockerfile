@@ -84,5 +84,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
 
-# The launcher (index if needed, then serve) reads HOST, PORT and WORKERS. The indexer: `docker run IMAGE python -m indexer`.
+# The launcher indexes if needed, then serves; it reads HOST, PORT and WORKERS.
+# The indexer: `docker run IMAGE python -m indexer`.
 CMD ["python", "-m", "launcher"]
