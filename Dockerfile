@@ -66,16 +66,15 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# Only what runs: the packages, the committed checkpoint, the web page (service/static).
-# Of models/, only the modules the service and the indexer import: training, evaluation and
-# the OOD generators stay out. Owned by root and read-only for the app user.
+# Only what runs: the packages the image's commands import, whole (training/ stays out), with
+# the committed checkpoint (models/checkpoints; .dockerignore leaves the model card, metrics
+# and plots out) and the web page (service/static). Owned by root and read-only for the app user.
 WORKDIR /app
-COPY models/__init__.py models/audio_preprocess.py models/cpu_budget.py models/data.py models/encoder_config.py models/encoders.py \
-     models/image_preprocess.py models/media_errors.py models/modality.py models/preprocess.py \
-     models/settings.py models/wav.py ./models/
-COPY models/checkpoints/digitbridge.pt ./models/checkpoints/digitbridge.pt
+COPY models/ ./models/
+COPY store/ ./store/
 COPY indexer/ ./indexer/
 COPY service/ ./service/
+COPY launcher/ ./launcher/
 
 USER 10001:10001
 EXPOSE 8000
@@ -85,5 +84,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
 
-# service.run reads HOST, PORT and WORKERS. The indexer: `docker run IMAGE python -m indexer`.
-CMD ["python", "-m", "service.run"]
+# The launcher indexes if needed, then serves; it reads HOST, PORT and WORKERS.
+# The indexer: `docker run IMAGE python -m indexer`.
+CMD ["python", "-m", "launcher"]

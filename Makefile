@@ -36,23 +36,23 @@ deploy-tools: go
 	scripts/deploy_tools.sh compose dockerignore >/dev/null
 
 run: venv weaviate
-	$(PY) -m service.run
+	$(PY) -m launcher
 
 index: venv weaviate
 	$(PY) -m indexer
 
 train: venv
 	scripts/system_deps.sh train
-	$(PY) -m models.train
+	$(PY) -m training.train
 
 evaluate: venv
-	$(PY) -m models.evaluate --json models/metrics.json && cat models/metrics.json
+	$(PY) -m training.evaluate --json models/metrics.json && cat models/metrics.json
 
 test: venv system-deps weaviate deploy-tools
 	$(PY) -m pytest
 
 lint: venv
-	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models indexer service bench
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models store indexer service launcher training bench
 
 # Speed and memory (BENCHMARKS.md): its own Weaviate + service + hey; ~25-40 min.
 # BENCH_ARGS e.g. "--quick" (a smoke run) or "--only http --concurrency 1,32".

@@ -8,7 +8,7 @@ Sections (run in this order; `--only` / `--skip` pick them):
   scale      synthetic collections of 100k..1M vectors: import rate, latency, recall, Weaviate memory
   resources  RSS/PSS of the service and Weaviate at rest (under-load peaks come from http/ceiling)
 The stack: an embedded Weaviate on free ports with a temporary data folder, the validation sets
-indexed with the project's indexer, and `python -m service.run` as a child process. All of it
+indexed with the project's indexer, and `python -m launcher` as a child process. All of it
 is stopped at the end, on errors and on Ctrl-C. DEVICE (auto/cpu/cuda) comes from the settings.
 """
 

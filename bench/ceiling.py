@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import Request
-from indexer.store import METADATA_PROPERTIES
+from store import METADATA_PROPERTIES
 
 SLACK = 8  # store.search asks for k + 8 results; the service's default k is 5
 DEFAULT_K = 5

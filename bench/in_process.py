@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from weaviate.collections import Collection
 
-from indexer import store
+import store
 from models.encoders import LoadedEncoders
 from models.modality import Modality
 from models.preprocess import prepare

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from weaviate.collections import Collection
 
-from indexer import store
+import store
 from models.modality import Modality
 
 K = 10

@@ -116,7 +116,7 @@ def machine(root: Path, hey_version: str) -> dict:
     import torch
     import weaviate
 
-    from indexer.store import WEAVIATE_VERSION
+    from store import WEAVIATE_VERSION
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {

@@ -22,13 +22,13 @@ import weaviate
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.collections import Collection
 
+import store
 from bench import log
 from bench.in_process import stats_ms
 from bench.recall import K, exact_topk, index_config
 from bench.resources import memory_mb
 from bench.stack import wait_indexed
-from indexer import store
-from indexer.store import StoreSettings
+from store import StoreSettings
 
 
 @dataclass(frozen=True)

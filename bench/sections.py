@@ -46,11 +46,11 @@ def http(
 def ceiling(
     args: argparse.Namespace, hey: Path, settings: Any, collection: Any, work: Path, pids: dict, peaks: dict
 ) -> dict:
+    import store
     from bench.ceiling import check_graphql, weaviate_requests
     from bench.load import run_matrix
     from bench.resources import merge_peaks
     from bench.stack import weaviate_api_key
-    from indexer import store
 
     _, _, clip_name = samples(settings)
     vectors = {  # an image's vector searches recordings, a recording's searches images

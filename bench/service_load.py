@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
+import store
 from bench.load import CONTENT_TYPE, Part, Request, multipart_body
-from indexer import store
 
 # One real upload of each kind: MNIST test image 0 (a 7) and the first FSDD validation clip.
 PNG, WAV = "image/png", "audio/wav"

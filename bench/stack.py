@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 import weaviate
 
-from indexer import pipeline, store
+import store
+from indexer import pipeline
 from indexer.settings import IndexerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,7 @@ def index_validation_sets(settings: IndexerSettings, client: weaviate.WeaviateCl
 
 @dataclass
 class Service:
-    """`python -m service.run` (what `make run` runs) as a child process in its own session."""
+    """`python -m launcher` (what `make run` runs) as a child process in its own session."""
 
     process: subprocess.Popen[bytes]
     base_url: str
@@ -170,7 +171,7 @@ def start_service(
     stack.callback(log.close)
     t0 = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.run"],
+        [sys.executable, "-m", "launcher"],
         cwd=root,  # another checkout (an older commit) gives a before/after in one run
         env=service_env(settings, port, extra_env, root),
         stdout=log,

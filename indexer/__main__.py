@@ -13,8 +13,8 @@ import sys
 
 from indexer.pipeline import Report, run
 from indexer.settings import IndexerSettings
-from indexer.store import StoreUnavailable
 from models.data import DataUnavailableError
+from store import StoreUnavailable
 
 
 def parse_args(argv: list[str] | None) -> IndexerSettings:

@@ -32,8 +32,8 @@ from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
+import store
 from indexer import records as reader
-from indexer import store
 from indexer.records import Record
 from indexer.settings import SOURCES, IndexerSettings
 

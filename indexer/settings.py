@@ -2,7 +2,7 @@
 
 from pydantic import Field, field_validator
 
-from indexer.store.settings import StoreSettings
+from store.settings import StoreSettings
 
 SOURCES = ("mnist", "fsdd")
 

@@ -1,6 +1,6 @@
 """The first link of the settings chain: what every entry point needs to load the model and the data.
 
-models.settings.ModelSettings -> indexer.store.settings.StoreSettings -> indexer.settings.IndexerSettings
+models.settings.ModelSettings -> store.settings.StoreSettings -> indexer.settings.IndexerSettings
                                                                        -> service.settings.ServiceSettings
 
 Values come from the environment (or a .env file); names are the upper-case field names

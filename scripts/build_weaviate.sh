@@ -10,9 +10,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-# Single source of truth for the version: indexer/store/embedded.py.
-VERSION=$(sed -n 's/^WEAVIATE_VERSION *= *"\([0-9.]*\)".*/\1/p' indexer/store/embedded.py)
-[[ -n "$VERSION" ]] || { echo "build_weaviate: WEAVIATE_VERSION not found in indexer/store/embedded.py" >&2; exit 1; }
+# Single source of truth for the version: store/embedded/server.py.
+VERSION=$(sed -n 's/^WEAVIATE_VERSION *= *"\([0-9.]*\)".*/\1/p' store/embedded/server.py)
+[[ -n "$VERSION" ]] || { echo "build_weaviate: WEAVIATE_VERSION not found in store/embedded/server.py" >&2; exit 1; }
 TAG="v$VERSION"
 # Same default and env override as weaviate-client's EmbeddedOptions.binary_path.
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache/weaviate-embedded}"

@@ -7,7 +7,7 @@
 #                                 espeak-ng + DejaVu/Liberation/FreeFont fonts (out-of-
 #                                 distribution uploads),
 #                                 Chromium (browser tests), flite (training's synthetic
-#                                 speakers, models/tts_speakers.py)
+#                                 speakers, training/tts_speakers.py)
 #   scripts/system_deps.sh train  what `make train` needs beyond the venv: flite
 #
 # A no-op (a few file checks) when everything is there. Otherwise apt-get installs what is
@@ -46,7 +46,7 @@ for group in "${@:-test}"; do
         test)
             need golang-go has_go
             need espeak-ng command -v espeak-ng
-            # The fonts models/ood/rendered_digits.py draws with (the committed report names them).
+            # The fonts training/ood/rendered_digits.py draws with (the committed report names them).
             need fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
             need fonts-dejavu-extra test -e /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Oblique.ttf
             need fonts-liberation test -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf

@@ -22,8 +22,8 @@ from weaviate.classes.query import MetadataQuery, Sort
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store.errors import StoreUnavailable
-from indexer.store.map_reads import iter_map_rows, object_count
+from store.errors import StoreUnavailable
+from store.map_reads import iter_map_rows, object_count
 
 
 class MapUnavailable(Exception):

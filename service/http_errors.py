@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer.store import StoreUnavailable
 from models.cpu_budget import TooComplexError
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
+from store import StoreUnavailable
 
 log = logging.getLogger("service.errors")
 

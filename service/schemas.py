@@ -32,7 +32,7 @@ class QueryInfo(BaseModel):
 class ItemQueryInfo(BaseModel):
     """The indexed item a /similar search starts from."""
 
-    model_config = ConfigDict(from_attributes=True)  # built from an indexer.store.Item
+    model_config = ConfigDict(from_attributes=True)  # built from an store.Item
 
     id: UUID
     modality: Modality
@@ -40,7 +40,7 @@ class ItemQueryInfo(BaseModel):
 
 
 class IndexedItem(BaseModel):
-    """The fields an indexed item shows everywhere; built from an indexer.store.Item or Hit.
+    """The fields an indexed item shows everywhere; built from an store.Item or Hit.
 
     A base only: OpenAPI lists its subclasses (SearchResult, ItemResponse) with these fields inlined.
     """

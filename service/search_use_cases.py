@@ -14,7 +14,7 @@ from uuid import UUID
 
 import numpy as np
 
-from indexer import store
+import store
 from models.media_errors import MediaError
 from models.modality import OTHER, Modality
 from service.http_errors import item_not_found, media_status

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from indexer.store.settings import StoreSettings
+from store.settings import StoreSettings
 
 
 class ServiceSettings(StoreSettings):

@@ -6,7 +6,7 @@ import time
 
 import weaviate
 
-from indexer import store
+import store
 
 log = logging.getLogger("service")
 

@@ -13,10 +13,10 @@ import weaviate
 from weaviate.collections import Collection, CollectionAsync
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer import store
-from indexer.store import StoreUnavailable, connect
-from indexer.store.async_connection import connect_async
+import store
 from service.settings import ServiceSettings
+from store import StoreUnavailable, connect
+from store.async_connection import connect_async
 
 log = logging.getLogger("service")
 

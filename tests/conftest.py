@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import weaviate
 
-from indexer import store
+import store
 from tests.weaviate_server import embedded_settings, wait_closed
 
 

@@ -1,6 +1,6 @@
 """Start and stop real Weaviate servers for tests, through the same embedded path the project uses.
 
-`indexer.store.connect` with no WEAVIATE_URL starts the server binary that `make weaviate`
+`store.connect` with no WEAVIATE_URL starts the server binary that `make weaviate`
 installs (or shares one already listening on the ports), and the last client to close stops
 it. Tests therefore get a real server on free ports with a throw-away data folder.
 """
@@ -12,7 +12,7 @@ import socket
 import time
 from pathlib import Path
 
-from indexer import store
+import store
 from models.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.store import embedded_binary
+from store import embedded_binary
 
 from .specs import container_env, load_compose
 

@@ -24,7 +24,7 @@ from weaviate.classes.data import DataObject
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
-from indexer import store
+import store
 
 from .cluster import LocalCluster, Node, free_ports, local_cluster
 from .commands import DATA_DIR, run_service, start_service, stop_service

@@ -29,7 +29,7 @@ ORIGINS = "https://search.example,https://other.example"
 
 def apis(name: str, env: dict[str, str]) -> dict[str, Any]:
     services = load_compose(name, env)["services"]
-    return {k: s for k, s in services.items() if s.get("command") == ["python", "-m", "service.run"]}
+    return {k: s for k, s in services.items() if s.get("command") == ["python", "-m", "launcher"]}
 
 
 def service_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer import store
+import store
 
 from .cluster import LocalCluster, Node, free_ports
 from .commands import DATA_DIR, run_service, start_service, stop_service

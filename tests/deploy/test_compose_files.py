@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from indexer.store import WEAVIATE_VERSION, StoreSettings
+from store import WEAVIATE_VERSION, StoreSettings
 
 from .specs import (
     ROOT,
@@ -206,7 +206,7 @@ def test_indexer_is_a_one_shot_job_after_weaviate_is_healthy(name: str) -> None:
 
 @pytest.mark.parametrize("name", FILES)
 def test_api_waits_for_a_successful_index_and_is_published(name: str) -> None:
-    apis = {k: s for k, s in app_services(name).items() if s["command"] == ["python", "-m", "service.run"]}
+    apis = {k: s for k, s in app_services(name).items() if s["command"] == ["python", "-m", "launcher"]}
     all_services = services(name)
     assert apis
     for svc_name, svc in apis.items():

@@ -145,26 +145,34 @@ def test_copy_sources_exist_and_are_in_the_build_context() -> None:
     assert not dropped, f"copied but .dockerignore drops them: {sorted(dropped)}"
 
 
-def test_runtime_image_holds_only_runtime_files() -> None:
-    runtime_models = {
-        f"models/{name}.py"
-        for name in (
-            "__init__",
-            "data",
-            "encoder_config",
-            "encoders",
-            "media_errors",
-            "modality",
-            "preprocess",
-            "image_preprocess",
-            "audio_preprocess",
-            "cpu_budget",
-            "settings",
-            "wav",
-        )
-    }
-    allowed = runtime_models | {"models/checkpoints/digitbridge.pt", "indexer/", "service/"}
-    assert set(copy_sources()) == allowed
+def image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for ins in DOCKERFILE.final.all("ENV"):
+        env.update(env_of(ins))
+    return env
+
+
+def test_runtime_image_copies_whole_packages() -> None:
+    """Each COPY from the context is one top-level Python package, whole, to the same place:
+    no file lists to keep (which packages: tests/models/test_packaging.py)."""
+    for ins in DOCKERFILE.final.all("COPY"):
+        flags, words = split_flags(ins.args)
+        if "from" in flags:
+            continue
+        *sources, target = words
+        for source in sources:
+            assert source.endswith("/") and (ROOT / source / "__init__.py").is_file(), source
+            assert target == f"./{source}", ins.args
+    assert copy_sources()
+
+
+def test_of_models_only_the_code_and_the_served_checkpoint_reach_the_image() -> None:
+    """models/ also keeps the model card, metrics, plots and other checkpoints: they stay out."""
+    checkpoint = Path(image_env()["CHECKPOINT"]).relative_to("/app").as_posix()
+    files = [p.relative_to(ROOT).as_posix() for p in (ROOT / "models").rglob("*") if p.is_file()]
+    kept = set(files) - ignored_paths(files)
+    assert checkpoint in kept
+    assert kept == {f for f in files if f.endswith(".py") and "__pycache__" not in f} | {checkpoint}
 
 
 @pytest.mark.parametrize(
@@ -179,6 +187,11 @@ def test_runtime_image_holds_only_runtime_files() -> None:
         "indexer/.pytest_cache/v/cache",
         "models/checkpoints/old.pt",
         "models/MODEL_CARD.md",
+        "models/metrics.json",
+        "models/plots/loss.png",
+        "training/train.py",
+        "training/ood/speech.py",
+        "bench/stack.py",
         ".env",
         "weaviate-data/raft/raft.db",
         "scripts/build_weaviate.sh",
@@ -202,7 +215,7 @@ def test_runs_as_a_non_root_user() -> None:
 
 def test_default_command_is_the_service_and_the_indexer_uses_the_same_image() -> None:
     (cmd,) = DOCKERFILE.final.all("CMD")
-    assert json.loads(cmd.args) == ["python", "-m", "service.run"]
+    assert json.loads(cmd.args) == ["python", "-m", "launcher"]
     assert not DOCKERFILE.final.all("ENTRYPOINT"), "so `command: python -m indexer` replaces it whole"
     services = load_compose("docker-compose.yml", {"WEAVIATE_API_KEY": "k"})["services"]
     assert services["api"]["image"] == services["indexer"]["image"]
@@ -210,9 +223,7 @@ def test_default_command_is_the_service_and_the_indexer_uses_the_same_image() ->
 
 
 def test_image_defaults_serve_on_all_interfaces() -> None:
-    env: dict[str, str] = {}
-    for ins in DOCKERFILE.final.all("ENV"):
-        env.update(env_of(ins))
+    env = image_env()
     assert env["HOST"] == "0.0.0.0" and env["PORT"] == "8000" and env["WORKERS"] == "1"
     assert env["CHECKPOINT"] == "/app/models/checkpoints/digitbridge.pt"
     assert env["PATH"].startswith("/opt/venv/bin:")

@@ -17,7 +17,8 @@ import weaviate
 from weaviate.classes.query import Filter
 from weaviate.collections import Collection
 
-from indexer import pipeline, store
+import store
+from indexer import pipeline
 from models.encoders import file_version
 from tests.conftest import make_checkpoint
 from tests.indexer.test_indexer_run import indexer_settings, total

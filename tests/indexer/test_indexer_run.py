@@ -15,7 +15,8 @@ import pytest
 import weaviate
 from weaviate.classes.data import DataObject
 
-from indexer import pipeline, store
+import store
+from indexer import pipeline
 from indexer.records import Record
 from indexer.settings import IndexerSettings
 from models.data import fsdd_items, load_mnist, mnist_png

@@ -8,8 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from indexer import pipeline, store
-from indexer.store.integrity import repair_lock
+import store
+from indexer import pipeline
+from store.integrity import repair_lock
 from tests.indexer.test_indexer_run import indexer_settings
 
 

@@ -10,10 +10,10 @@ import torch
 
 from models.data import load_mnist, mnist_png
 from models.encoders import load_encoders
-from models.evaluate import evaluate
 from models.preprocess import prepare
 from models.settings import DEFAULT_CHECKPOINT, ModelSettings
 from tests.media import canvas_png
+from training.evaluate import evaluate
 
 CHECKPOINT = DEFAULT_CHECKPOINT  # the committed one, whatever CHECKPOINT says
 METRICS = Path("models/metrics.json")

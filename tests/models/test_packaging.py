@@ -1,21 +1,24 @@
-"""What the serving image gets of models/: exactly the modules the service and the indexer
-import (training, evaluation and the OOD generators stay out), and everything the image runs
-imports only packages that the project's runtime dependencies install (training packages
-are the `train` extra)."""
+"""What the serving image gets: whole packages, exactly those its commands import (training/
+stays out), every module of models/ among what they import (so models/ holds no training-only
+code), and everything the image runs imports only packages that the project's runtime
+dependencies install (training packages are the `train` extra). No list of files is kept by
+hand: all of it is read from the Dockerfile, the compose files and the sources' imports."""
 
 import ast
+import json
 import re
 import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-TRAINING_ONLY = ("train", "evaluate", "augment", "plots", "retrieval_metrics", "ood")
+PROJECT_PACKAGES = {p.parent.name for p in ROOT.glob("*/__init__.py")}
 
 
 def imported_names(path: Path) -> set[str]:
@@ -30,9 +33,10 @@ def imported_names(path: Path) -> set[str]:
     return names
 
 
-def models_file(name: str) -> Path | None:
+def module_file(name: str) -> Path | None:
+    """The project's file for a module name (a package's __init__.py), None if not ours."""
     parts = name.split(".")
-    if parts[0] != "models" or len(parts) < 2:
+    if parts[0] not in PROJECT_PACKAGES:
         return None
     for candidate in (ROOT.joinpath(*parts).with_suffix(".py"), ROOT.joinpath(*parts, "__init__.py")):
         if candidate.is_file():
@@ -40,17 +44,67 @@ def models_file(name: str) -> Path | None:
     return None
 
 
-def image_python_files() -> tuple[set[Path], set[Path]]:
-    """(the service's and indexer's files, the models/ files they reach by following imports)."""
-    entry = {p for package in ("indexer", "service") for p in (ROOT / package).rglob("*.py")}
-    reached, todo = {ROOT / "models" / "__init__.py"}, list(entry)
+def package_files(package: str) -> set[Path]:
+    return set((ROOT / package).rglob("*.py"))
+
+
+def copied_packages() -> set[str]:
+    """The project's packages the Dockerfile copies into the image."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    return {m for m in re.findall(r"^COPY (\w+)/ \./\1/$", dockerfile, re.M) if m in PROJECT_PACKAGES}
+
+
+def commanded_packages() -> set[str]:
+    """The packages the image runs: its CMD and every compose service's `python -m X`."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    commands = [json.loads(cmd) for cmd in re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)]
+    for name in ("docker-compose.yml", "docker-compose.cluster.yml"):
+        services = yaml.safe_load((ROOT / name).read_text())["services"]
+        commands += [s["command"] for s in services.values() if "command" in s]
+    found = {c[2].split(".")[0] for c in commands if c[:2] == ["python", "-m"]}
+    assert found and found <= PROJECT_PACKAGES, found
+    return found
+
+
+def packages_needed_by(entry: set[str]) -> set[str]:
+    """`entry` and every project package their files import, transitively (whole packages)."""
+    needed, todo = set(entry), list(entry)
+    while todo:
+        for path in package_files(todo.pop()):
+            for name in imported_names(path):
+                top = name.split(".")[0]
+                if top in PROJECT_PACKAGES and top not in needed:
+                    needed.add(top)
+                    todo.append(top)
+    return needed
+
+
+def modules_reached_from(files: set[Path]) -> set[Path]:
+    """The project files `files` import, transitively, module by module."""
+    reached: set[Path] = set()
+    todo = list(files)
     while todo:
         for name in imported_names(todo.pop()):
-            found = models_file(name)
-            if found is not None and found not in reached:
+            found = module_file(name)
+            if found is not None and found not in reached and found not in files:
                 reached.add(found)
                 todo.append(found)
-    return entry, reached
+    return reached
+
+
+def test_the_image_copies_whole_the_packages_its_commands_import() -> None:
+    copied = copied_packages()
+    assert copied == packages_needed_by(commanded_packages())
+    assert "training" in PROJECT_PACKAGES and "training" not in copied
+
+
+def test_every_models_module_is_one_the_image_runs() -> None:
+    """models/ holds serving code only: each of its modules is imported by the other packages
+    of the image (training, evaluation and the OOD report live in training/)."""
+    others = {p for package in copied_packages() - {"models"} for p in package_files(package)}
+    reached = {p for p in modules_reached_from(others) if p.is_relative_to(ROOT / "models")}
+    unused = package_files("models") - reached - {ROOT / "models" / "__init__.py"}
+    assert not {p.relative_to(ROOT).as_posix() for p in unused}
 
 
 def runtime_distributions() -> set[str]:
@@ -70,26 +124,15 @@ def runtime_distributions() -> set[str]:
     return seen
 
 
-def test_the_image_copies_exactly_the_models_modules_the_service_and_indexer_import() -> None:
-    _, reached = image_python_files()
-    wanted = {p.relative_to(ROOT).as_posix() for p in reached}
-    assert not {f"models/{m}.py" for m in TRAINING_ONLY} & wanted
-    assert not any(w.startswith("models/ood/") for w in wanted)
-    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    copied = {s for line in re.findall(r"^COPY (.+) \./models/$", dockerfile, re.M) for s in line.split()}
-    assert copied == wanted
-    allowed = set(re.findall(r"^!(models/\S+\.py)$", (ROOT / ".dockerignore").read_text(), re.M))
-    assert allowed == wanted
-
-
 def test_what_the_image_runs_needs_only_the_runtime_dependencies() -> None:
-    entry, reached = image_python_files()
     installed = runtime_distributions()
     providers = metadata.packages_distributions()
-    for path in sorted(entry | reached):
+    files = {p for package in copied_packages() for p in package_files(package)}
+    assert files
+    for path in sorted(files):
         for name in imported_names(path):
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top in ("models", "indexer", "service"):
+            if top in sys.stdlib_module_names or top in PROJECT_PACKAGES:
                 continue
             dists = {canonicalize_name(d) for d in providers.get(top, [])}
             assert dists & installed, f"{path.relative_to(ROOT)} imports {name}, not a runtime dependency"

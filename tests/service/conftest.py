@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from indexer import store
+import store
 from models.data import fsdd_items, load_mnist, mnist_png
 from service.main import create_app
 from service.settings import ServiceSettings

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 import numpy as np
 import uvicorn
 
-from indexer import pipeline, store
+import store
+from indexer import pipeline
 from indexer.settings import IndexerSettings
 from service.main import create_app
 from service.settings import ServiceSettings

@@ -8,10 +8,10 @@ import numpy as np
 import weaviate
 from fastapi.testclient import TestClient
 
-from indexer import store
-from indexer.store.map_reads import object_count
+import store
 from service.embedding_map import MapCache, fit_pca
 from service.settings import ServiceSettings
+from store.map_reads import object_count
 from tests.service.helpers import SMALL_LIMIT, Media, build_index
 
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from indexer import store
+import store
 from models.encoders import load_encoders
 from models.modality import OTHER
 from models.preprocess import prepare

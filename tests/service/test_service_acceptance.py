@@ -12,7 +12,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from indexer import store
+import store
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoders import LoadedEncoders, load_encoders
 from models.preprocess import prepare

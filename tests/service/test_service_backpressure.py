@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import httpx
 
-from indexer.store import object_uuid
 from service.settings import ServiceSettings
+from store import object_uuid
 from tests.hostile.costly import gradient_16bit_png
 from tests.media import sine_wav
 from tests.service.helpers import LiveServer, Media, live_server_for, wait_for

@@ -12,14 +12,14 @@ import weaviate
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from indexer import store
+import store
 from models.encoders import file_version
 from service.logs import JsonFormatter
 from service.main import create_app
 from service.settings import ServiceSettings
 from tests.conftest import make_checkpoint
-from tests.indexer.lost_vectors import short_index
 from tests.service.helpers import SMALL_LIMIT, Media, build_index, settings_for
+from tests.store.lost_vectors import short_index
 
 READY_CHECKS = {
     "encoders": True,

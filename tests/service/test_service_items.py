@@ -4,7 +4,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from indexer.store import object_uuid
+from store import object_uuid
 from tests.service.helpers import Media
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer import store
+import store
 from service.main import create_app
 from service.weaviate_breaker import COOL_DOWN_S, FAIL_FAST_S
 from tests.service.helpers import Media, build_index, settings_for, wait_for

@@ -1,4 +1,4 @@
-"""Issue 9, "Service restarted under load": `python -m service.run` (what `make run` and the
+"""Issue 9, "Service restarted under load": `python -m launcher` (what `make run` and the
 image run) on its own embedded Weaviate gets SIGTERM while clients are searching. Every
 request it had taken either completes with 200 or gets a clean 503 (no 500, no connection
 dropped mid-answer); it exits within its graceful timeout; started again it is ready with the
@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer import store
-from indexer.store import embedded
+import store
+from launcher import run
 from models.data import fsdd_items, load_mnist, mnist_png
-from service import run
 from service.settings import ServiceSettings
+from store.embedded import server
 from tests.service.helpers import build_index, wait_for
 from tests.weaviate_server import embedded_settings, env_for, free_port
 
@@ -86,7 +86,7 @@ def processes_of(data_dir: Path, port: int) -> list[str]:
 
 
 def graceful_timeout_s() -> float:
-    """The graceful-shutdown timeout `service.run` gives uvicorn (read from its call, not copied)."""
+    """The graceful-shutdown timeout the launcher gives uvicorn (read from its call, not copied)."""
     seen: dict[str, object] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(run.uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
@@ -99,7 +99,7 @@ def graceful_timeout_s() -> float:
 @contextmanager
 def service(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "service.run"], env=env, stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, "-m", "launcher"], env=env, stdout=out, stderr=out)
     try:
         yield proc
     finally:
@@ -196,7 +196,7 @@ def test_sigterm_under_load_drops_nothing_and_the_index_survives(
             t.join(70)
         # a clean exit: the client closed, the embedded server stopped as a clean stop
         assert code == 0, log.read_text()[-3000:]
-        assert not embedded.server_died(settings), "a SIGTERM stop must not look like a crash"
+        assert not server.server_died(settings), "a SIGTERM stop must not look like a crash"
 
     # Every request the service took (its log names it) got its whole answer: a 200 or a clean
     # 503, the status it logged. It took requests until SIGTERM and finished those in flight;

@@ -1,4 +1,4 @@
-"""`python -m service.run` (make run): index when needed, serve, stop cleanly on Ctrl-C."""
+"""`python -m launcher` (make run): index when needed, serve, stop cleanly on Ctrl-C."""
 
 import os
 import signal
@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.run import indexer_settings
+from launcher.run import indexer_settings
 from service.settings import ServiceSettings
 from tests.service.helpers import wait_for
 from tests.weaviate_server import ROOT, embedded_settings, env_for, free_port, wait_closed
@@ -33,7 +33,7 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen:
     # A new session, so that SIGINT to its process group is what Ctrl-C in a terminal does.
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "service.run"],
+            [sys.executable, "-m", "launcher"],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from weaviate.collections import Collection
 
-from indexer import store
+import store
 from models.data import load_mnist, mnist_png
 from service.main import create_app
 from service.weaviate_breaker import FAIL_FAST_S

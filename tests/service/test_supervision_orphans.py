@@ -1,5 +1,5 @@
 """No Weaviate server is left without an owner, and two owners never run two servers
-(real processes: `python -m service.run` and `python -c` clients of indexer.store)."""
+(real processes: `python -m launcher` and `python -c` clients of store)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer import store
+import store
 from tests.service.helpers import wait_for
 from tests.weaviate_server import embedded_settings, env_for, free_port, wait_closed
 
 # A client that holds the embedded server (supervised) until a line arrives on stdin.
 HOLDER = """
 import sys
-from indexer import store
+import store
 settings = store.StoreSettings()
 client = store.connect(settings, supervised=True)
 print(store.server_pid(settings), flush=True)
@@ -75,7 +75,7 @@ def test_a_failed_second_start_leaves_no_orphan(tmp_path: Path, service_checkpoi
     settings = embedded_settings(tmp_path / "data", collection="Orphans")
     env = env_for(settings, PORT=str(free_port()), INDEX_LIMIT="10", CHECKPOINT=str(service_checkpoint))
     env["LOG_LEVEL"] = "warning"
-    run = [sys.executable, "-m", "service.run"]
+    run = [sys.executable, "-m", "launcher"]
     first = subprocess.Popen(run, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{env['PORT']}/healthz"

@@ -4,11 +4,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from indexer import store
-from indexer.store import StoreUnavailable
+import store
 from service.api.deps import ResourcesDep
 from service.app_resources import AppResources
 from service.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
+from store import StoreUnavailable
 
 router = APIRouter(tags=["health"])
 

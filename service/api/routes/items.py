@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Response
 
-from indexer import store
+import store
 from models.media_errors import MediaError
 from models.preprocess import sniff
 from service import search_use_cases

@@ -1,0 +1,60 @@
+"""Open a client to the configured Weaviate: a remote server (WEAVIATE_URL) or the shared
+embedded one (store.embedded.server). Every step has a bounded timeout; an unreachable server
+raises StoreUnavailable naming the setting to fix, never a hang."""
+
+from __future__ import annotations
+
+import weaviate
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+from weaviate.exceptions import WeaviateBaseError
+
+from store.embedded import server, supervisor
+from store.errors import StoreUnavailable
+from store.settings import StoreSettings
+
+
+def timeouts(settings: StoreSettings) -> AdditionalConfig:
+    """Client deadlines. The insert deadline is also how long a degraded write can take:
+    Weaviate's coordinator waits for a hung replica, so the client's deadline is the bound."""
+    t = settings.weaviate_timeout_s
+    return AdditionalConfig(
+        timeout=Timeout(init=t, query=max(t, 10.0), insert=settings.weaviate_write_timeout_s)
+    )
+
+
+def connect(settings: StoreSettings, *, supervised: bool = False) -> weaviate.WeaviateClient:
+    """Open a client to the configured server (starting or sharing the embedded one); close it when done.
+
+    supervised=True (long-lived users: the service, `make run`, the indexer): while the client
+    is open, this process restarts the embedded server when it dies (store.embedded.supervisor;
+    `supervisor_status(settings)` says how it is). No effect with WEAVIATE_URL.
+    """
+    try:
+        if settings.weaviate_url is not None:
+            return _connect_url(settings)
+        client = server.connect(settings, timeouts(settings))
+        if supervised:
+            watcher = supervisor.supervise(settings, timeouts(settings))
+            server.on_close(client, lambda: supervisor.unsupervise(watcher))
+        return client
+    except StoreUnavailable:
+        raise
+    except (WeaviateBaseError, OSError) as exc:
+        raise StoreUnavailable(f"cannot reach {settings.describe()}: {exc}") from exc
+
+
+def _connect_url(settings: StoreSettings) -> weaviate.WeaviateClient:
+    url = settings.weaviate_url
+    assert url is not None and url.host is not None
+    secure = url.scheme == "https"
+    key = settings.weaviate_api_key
+    return weaviate.connect_to_custom(
+        http_host=url.host,
+        http_port=url.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=url.host,
+        grpc_port=settings.weaviate_grpc_port,
+        grpc_secure=secure,
+        auth_credentials=Auth.api_key(key.get_secret_value()) if key else None,
+        additional_config=timeouts(settings),
+    )

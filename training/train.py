@@ -1,0 +1,296 @@
+"""Train both encoders into one space: `python -m training.train [--steps N] [--out PATH]`.
+
+Each step draws a batch of MNIST digits and a batch of FSDD clips (both augmented),
+embeds them, and minimises cross-entropy against class prototypes shared by the two
+modalities plus a cross-modal supervised-contrastive term (image<->audio pairs of the
+same digit are positives). The best checkpoint on the held-out selection split wins.
+"""
+
+import argparse
+import copy
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from models.audio_preprocess import speech_tensor, wave_at_model_rate
+from models.data import MNIST_SELECTION_SIZE, Split, cache_dir, fsdd_items, load_mnist
+from models.encoder_config import EncoderConfig
+from models.encoders import DigitEncoders, save_checkpoint
+from models.image_preprocess import normalise_digit, standardise_digits
+from models.modality import Modality
+from models.settings import DEFAULT_CHECKPOINT, ModelSettings
+from training.augment import augment_digits, augment_wave, warp_vocal_tract
+from training.retrieval_metrics import retrieval_metrics
+
+
+@dataclass
+class TrainArgs:
+    steps: int = 8000
+    batch_size: int = 64  # per modality
+    audio_copies: int = 24  # augmented versions of each training clip
+    synthetic_speakers: str = "flite"  # or "none": flite's voices join FSDD's train split
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    loss: str = "proto+supcon"  # or "proto", "triplet+ce"
+    supcon_weight: float = 1.0
+    temperature: float = 0.1
+    eval_every: int = 1000
+    seed: int = 0
+    threads: int = 2
+    data_dir: Path = field(default_factory=lambda: ModelSettings().data_dir)
+    out: Path = DEFAULT_CHECKPOINT
+    plots: Path = Path("models/plots")
+
+
+# Every input below goes through models.image_preprocess / audio_preprocess, the functions
+# indexing and serving call:
+# normalise_digit + standardise_digits for images, wave_at_model_rate + speech_tensor for audio.
+# Augmentation sits between the two steps of each.
+
+
+def normalise_mnist(images: np.ndarray, config: EncoderConfig) -> torch.Tensor:
+    """MNIST arrays through the serving path -> (N, 1, 28, 28) in [0, 1], before standardising."""
+    out = np.stack([normalise_digit(img.astype(np.float32) / 255.0, config.image) for img in images])
+    return torch.from_numpy(out).unsqueeze(1)
+
+
+def image_inputs(images: np.ndarray, config: EncoderConfig) -> torch.Tensor:
+    """MNIST arrays -> the encoder's inputs, equal to what serving makes of their PNG uploads."""
+    return standardise_digits(normalise_mnist(images, config))
+
+
+def augmented_image_inputs(digits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Normalised digits (B, 1, 28, 28) -> augmented encoder inputs."""
+    return standardise_digits(augment_digits(digits, gen))
+
+
+def load_waves(
+    data_dir: Path, split: Split, config: EncoderConfig
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The split's clips as waveforms at the model rate, and their labels."""
+    items = fsdd_items(data_dir, split)
+    waves = [wave_at_model_rate(item.path.read_bytes(), config.audio) for item in items]
+    return waves, torch.tensor([item.label for item in items])
+
+
+def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Training clips from text-to-speech voices (training.tts_speakers), or none."""
+    if kind == "none":
+        return [], torch.zeros(0, dtype=torch.long)
+    if kind != "flite":
+        raise ValueError(f"unknown synthetic_speakers {kind!r}: flite or none")
+    from training.tts_speakers import flite_clips
+
+    clips = flite_clips(cache_dir() / "tts")
+    waves = [wave_at_model_rate(path.read_bytes(), config.audio) for path, _ in clips]
+    return waves, torch.tensor([label for _, label in clips])
+
+
+def audio_inputs(waves: list[torch.Tensor], config: EncoderConfig) -> torch.Tensor:
+    """Waveforms at the model rate -> the encoder's inputs, equal to what serving makes of them."""
+    return torch.stack([speech_tensor(wave, config.audio) for wave in waves])
+
+
+class AugmentedClips(Dataset):
+    """Key (index, draw) -> augmented spectrogram of clip `index`; the draw number seeds
+    the RNG, so the bank is identical whatever the number of loader workers."""
+
+    def __init__(self, waves: list[torch.Tensor], config: EncoderConfig, seed: int):
+        self.waves, self.params, self.seed = waves, config.audio, seed
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
+        index, draw = key
+        rng = np.random.default_rng([self.seed, draw])
+        return speech_tensor(augment_wave(self.waves[index], self.params, rng), self.params)
+
+
+def augmented_bank(waves: list[torch.Tensor], config: EncoderConfig, copies: int, seed: int) -> torch.Tensor:
+    """(copies * clips, 1, n_mels, frames): every clip augmented `copies` times up front.
+    Waveform augmentation is the slow part of a step on 2 cores; doing it once, in two
+    worker processes, makes training CPU-bound on the model instead of on Python."""
+    keys = [(i, c * len(waves) + i) for c in range(copies) for i in range(len(waves))]
+    loader = DataLoader(
+        AugmentedClips(waves, config, seed),
+        batch_size=256,
+        sampler=keys,
+        num_workers=2,
+    )
+    return torch.cat(list(tqdm(loader, desc="augmenting clips")))
+
+
+def spec_augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """SpecAugment on a batch: one frequency band and one time span per example set to
+    the example's mean (what a dropped band or a cough looks like to the model)."""
+    b, _, n_mels, frames = x.shape
+    f_width = torch.randint(0, n_mels // 6 + 1, (b,), generator=gen)
+    f_start = (torch.rand(b, generator=gen) * (n_mels - f_width)).long()
+    t_width = torch.randint(0, frames // 8 + 1, (b,), generator=gen)
+    t_start = (torch.rand(b, generator=gen) * (frames - t_width)).long()
+    mel_idx, time_idx = torch.arange(n_mels), torch.arange(frames)
+    f_mask = (mel_idx[None] >= f_start[:, None]) & (mel_idx[None] < (f_start + f_width)[:, None])
+    t_mask = (time_idx[None] >= t_start[:, None]) & (time_idx[None] < (t_start + t_width)[:, None])
+    mask = f_mask[:, None, :, None] | t_mask[:, None, None, :]
+    keep = torch.rand(b, generator=gen) < 0.8
+    mask &= keep[:, None, None, None]
+    return torch.where(mask, x.mean(dim=(1, 2, 3), keepdim=True), x)
+
+
+def cross_modal_supcon(img: torch.Tensor, aud: torch.Tensor, yi: torch.Tensor, ya: torch.Tensor, t: float):
+    """Supervised InfoNCE across modalities, both directions: every same-digit
+    image/audio pair is a positive, every other pair in the batch a negative."""
+    logits = img @ aud.T / t  # (Bi, Ba)
+    positives = (yi[:, None] == ya[None, :]).float()
+
+    def one_way(lg: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        log_prob = lg.log_softmax(dim=1)
+        has_pos = pos.sum(1) > 0
+        per_row = -(log_prob * pos).sum(1) / pos.sum(1).clamp(min=1)
+        return per_row[has_pos].mean()
+
+    return 0.5 * (one_way(logits, positives) + one_way(logits.T, positives.T))
+
+
+def loss_fn(model: DigitEncoders, args: TrainArgs, emb_i, emb_a, yi, ya) -> torch.Tensor:
+    ce = F.cross_entropy(model.logits(emb_i), yi) + F.cross_entropy(model.logits(emb_a), ya)
+    if args.loss == "proto":
+        return ce
+    if args.loss == "proto+supcon":
+        return ce + args.supcon_weight * cross_modal_supcon(emb_i, emb_a, yi, ya, args.temperature)
+    if args.loss == "triplet+ce":
+        from pytorch_metric_learning import losses, miners
+
+        emb, labels = torch.cat([emb_i, emb_a]), torch.cat([yi, ya])
+        triplets = miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")(emb, labels)
+        return ce + losses.TripletMarginLoss(margin=0.2)(emb, labels, triplets)
+    raise ValueError(f"unknown loss {args.loss!r}")
+
+
+@torch.no_grad()
+def embed_all(model: DigitEncoders, modality: Modality, x: torch.Tensor, batch: int = 512) -> np.ndarray:
+    model.eval()
+    out = [model.embed(modality, x[i : i + batch]).numpy() for i in range(0, len(x), batch)]
+    model.train()
+    return np.concatenate(out)
+
+
+def selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels) -> dict:
+    ei = embed_all(model, "image", sel_images)
+    ea = embed_all(model, "audio", sel_specs)
+    yi, ya = sel_img_labels.numpy(), sel_aud_labels.numpy()
+    i2a = retrieval_metrics(ei, yi, ea, ya)
+    a2i = retrieval_metrics(ea, ya, ei, yi)
+    return {
+        "image_to_audio_map@r": i2a["map@r"],
+        "audio_to_image_map@r": a2i["map@r"],
+        "image_to_audio_p@10": i2a["p@10"],
+        "audio_to_image_p@10": a2i["p@10"],
+        "score": 0.5 * (i2a["map@r"] + a2i["map@r"]),
+    }
+
+
+def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
+    config = config or EncoderConfig()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    started = time.time()
+
+    images, labels = load_mnist(args.data_dir, train=True)
+    split = len(images) - MNIST_SELECTION_SIZE
+    train_images = normalise_mnist(images[:split], config)
+    train_labels = torch.from_numpy(labels[:split])
+    sel_images = image_inputs(images[split:], config)
+    sel_img_labels = torch.from_numpy(labels[split:])
+    waves, wave_labels = load_waves(args.data_dir, "train", config)
+    tts_waves, tts_labels = synthetic_waves(args.synthetic_speakers, config)
+    waves, wave_labels = waves + tts_waves, torch.cat([wave_labels, tts_labels])
+    sel_waves, sel_aud_labels = load_waves(args.data_dir, "selection", config)
+    sel_specs = audio_inputs(sel_waves, config)
+    tqdm.write(
+        f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, "
+        f"{len(waves)} clips ({len(tts_waves)} synthetic)"
+    )
+
+    model = DigitEncoders(config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=args.lr, total_steps=max(1, args.steps), pct_start=0.15
+    )
+    bank = augmented_bank(waves, config, args.audio_copies, args.seed)
+    bank_labels = wave_labels.repeat(args.audio_copies)
+    gen = torch.Generator().manual_seed(args.seed)
+    history: list[dict] = []
+    best = {"score": -1.0, "step": 0}
+    best_state = copy.deepcopy(model.state_dict())
+
+    model.train()
+    for step in tqdm(range(1, args.steps + 1), desc="train", disable=args.steps == 0):
+        idx = torch.randint(len(train_images), (args.batch_size,), generator=gen)
+        x_img = augmented_image_inputs(train_images[idx], gen)
+        y_img = train_labels[idx]
+        aidx = torch.randint(len(bank), (args.batch_size,), generator=gen)
+        x_aud, y_aud = spec_augment_batch(warp_vocal_tract(bank[aidx], gen), gen), bank_labels[aidx]
+        emb_i, emb_a = model.embed("image", x_img), model.embed("audio", x_aud)
+        loss = loss_fn(model, args, emb_i, emb_a, y_img, y_aud)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        history.append({"step": step, "loss": float(loss.detach())})
+        if step % args.eval_every == 0 or step == args.steps:
+            score = selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels)
+            history[-1]["selection"] = score
+            tqdm.write(f"step {step}: loss {float(loss):.3f} selection {json.dumps(score)}")
+            if score["score"] > best["score"]:
+                best = {**score, "step": step}
+                best_state = copy.deepcopy(model.state_dict())
+
+    model.load_state_dict(best_state)
+    wall = time.time() - started
+    meta = {
+        "train_args": {k: str(v) for k, v in asdict(args).items()},
+        "command": "python -m training.train " + " ".join(sys.argv[1:]),
+        "best_selection": best,
+        "wall_seconds": round(wall, 1),
+        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"{'cuda' if torch.cuda.is_available() else 'cpu'}",
+        "torch": str(torch.__version__),
+    }
+    version = save_checkpoint(model, args.out, meta)
+    args.plots.mkdir(parents=True, exist_ok=True)
+    if history:
+        from training.plots import plot_embeddings, plot_loss
+
+        plot_loss(history, args.plots / "loss.png")
+        ei = embed_all(model, "image", sel_images[:2000])
+        ea = embed_all(model, "audio", sel_specs)
+        plot_embeddings(
+            ei, sel_img_labels[:2000].numpy(), ea, sel_aud_labels.numpy(), args.plots / "embeddings.png"
+        )
+    tqdm.write(f"saved {args.out} (model version {version}) after {wall:.0f}s; best selection {best}")
+    return {"model_version": version, "best": best, "wall_seconds": wall, "history": history}
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = TrainArgs()
+    parser = argparse.ArgumentParser(description=__doc__)
+    for name, value in asdict(defaults).items():
+        kind = type(value) if not isinstance(value, Path) else Path
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
+    args = TrainArgs(**vars(parser.parse_args(argv)))
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
