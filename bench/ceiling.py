@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 
 from bench.load import Request
-from store import METADATA_PROPERTIES
+from store import METADATA_PROPERTIES, SearchRequest
 
-SLACK = 8  # store.search asks for k + 8 results; the service's default k is 5
+SLACK = SearchRequest.SLACK  # store.search asks for k + SLACK results; the service's default k is 5
 DEFAULT_K = 5
 
 

@@ -12,10 +12,8 @@ from weaviate.collections import Collection
 
 import store
 from models.encoders import LoadedEncoders
-from models.modality import Modality
+from models.modality import OTHER
 from models.preprocess import prepare
-
-OTHER: dict[Modality, Modality] = {"image": "audio", "audio": "image"}
 
 
 def stats_ms(seconds: Sequence[float]) -> dict[str, float]:

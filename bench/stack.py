@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +22,9 @@ import weaviate
 import store
 from indexer import pipeline
 from indexer.settings import IndexerSettings
+from store.embedded.server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_settings(weaviate_dir: Path) -> IndexerSettings:
@@ -64,22 +58,15 @@ def weaviate_api_key(settings: IndexerSettings) -> str:
 
 
 def wait_indexed(client: weaviate.WeaviateClient, collection: str, timeout_s: float) -> float:
-    """Seconds until every shard of `collection` has built its vector index.
+    """Seconds until every shard of `collection` has built its vector index (store.wait_indexed).
 
     Weaviate (1.39, embedded) indexes vectors asynchronously: a batch import returns once the
     objects are stored, and the HNSW graph catches up from a queue. Import rates and HNSW queries
     are only meaningful once that queue is empty.
     """
     t = time.perf_counter()
-    while True:
-        shards = [
-            s for node in client.cluster.nodes(collection=collection, output="verbose") for s in node.shards
-        ]
-        if shards and all(s.vector_queue_length == 0 and s.vector_indexing_status == "READY" for s in shards):
-            return time.perf_counter() - t
-        if time.perf_counter() - t > timeout_s:
-            raise TimeoutError(f"{collection}: vector indexing not finished after {timeout_s:.0f} s")
-        time.sleep(0.1)
+    store.wait_indexed(client, collection, timeout_s)
+    return time.perf_counter() - t
 
 
 def index_validation_sets(settings: IndexerSettings, client: weaviate.WeaviateClient) -> dict:

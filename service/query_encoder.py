@@ -35,7 +35,8 @@ class EncodedQuery:
     embed_ms: float  # this upload's share of its batch's forward pass
 
 
-def _ms(seconds: float) -> float:
+def milliseconds(seconds: float) -> float:
+    """A duration as the answers' timings report it."""
     return round(seconds * 1000.0, 3)
 
 
@@ -72,7 +73,7 @@ class QueryEncoder:
             )
         t0 = time.perf_counter()
         prepared = await self.preprocess.prepare(data, modality, fmt)
-        decode_ms = _ms(time.perf_counter() - t0)
+        decode_ms = milliseconds(time.perf_counter() - t0)
         embedding, probs, embed_ms = await self.batchers[modality].submit(prepared)
         return EncodedQuery(prepared.modality, prepared.format, embedding, probs, decode_ms, embed_ms)
 
@@ -82,7 +83,7 @@ class QueryEncoder:
         """On the batcher's thread: one forward pass for the prepared uploads of one modality."""
         t0 = time.perf_counter()
         embeddings, probs = self.encoders.classify(modality, torch.stack([q.tensor for q in queries]))
-        embed_ms = _ms((time.perf_counter() - t0) / len(queries))
+        embed_ms = milliseconds((time.perf_counter() - t0) / len(queries))
         return [(embeddings[row], probs[row], embed_ms) for row in range(len(queries))]
 
     def close(self) -> None:

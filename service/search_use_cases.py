@@ -18,7 +18,7 @@ import store
 from models.media_errors import MediaError
 from models.modality import OTHER, Modality
 from service.http_errors import item_not_found, media_status
-from service.query_encoder import EncodedQuery, QueryEncoder
+from service.query_encoder import EncodedQuery, QueryEncoder, milliseconds
 from service.schemas import (
     BatchSlot,
     ErrorBody,
@@ -46,10 +46,6 @@ class SearchParams:
     offset: int
     max_distance: float | None
     order: Order = "nearest"
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 3)
 
 
 def resolve_target(modality: Modality, target: Target) -> ResolvedTarget:
@@ -113,7 +109,10 @@ async def search_upload(
     hits = await weaviate.search(_request(encoded.embedding, target, params))
     t1 = time.perf_counter()
     timings = Timings(
-        decode=encoded.decode_ms, embed=encoded.embed_ms, search=_ms(t1 - t0), total=_ms(t1 - started)
+        decode=encoded.decode_ms,
+        embed=encoded.embed_ms,
+        search=milliseconds(t1 - t0),
+        total=milliseconds(t1 - started),
     )
     return _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
 
@@ -149,7 +148,7 @@ async def search_batch(
         target = resolve_target(encoded.modality, params.target)
         t0 = time.perf_counter()
         hits = await weaviate.search(_request(encoded.embedding, target, params))
-        search_ms = _ms(time.perf_counter() - t0)
+        search_ms = milliseconds(time.perf_counter() - t0)
         total = round(encoded.decode_ms + encoded.embed_ms + search_ms, 3)
         timings = Timings(decode=encoded.decode_ms, embed=encoded.embed_ms, search=search_ms, total=total)
         response = _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
@@ -189,6 +188,6 @@ async def search_similar(
         # farthest: the item itself (distance 0) could only close the very last page
         hits = [h for h in await weaviate.search(_request(query_vector, target, params)) if h.id != own]
     t2 = time.perf_counter()
-    timings = Timings(decode=0.0, embed=0.0, search=_ms(t2 - t0), total=_ms(t2 - started))
+    timings = Timings(decode=0.0, embed=0.0, search=milliseconds(t2 - t0), total=milliseconds(t2 - started))
     query = ItemQueryInfo.model_validate(item)
     return _ranked(SimilarResponse, query, target, params, hits, timings)

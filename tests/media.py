@@ -67,15 +67,21 @@ def canvas_png(grey_digit: np.ndarray, scale: int = 10) -> bytes:
     return encode_image(rgba)
 
 
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk with its length and a correct CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_file(header: bytes, data: bytes) -> bytes:
+    """A PNG of one IHDR and one IDAT chunk (each with a correct CRC), whatever they hold."""
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
+    )
+
+
 def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     """A tiny PNG whose header claims width x height 8-bit grey pixels (a decompression bomb)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 1024)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return png_file(struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0), zlib.compress(b"\x00" * 1024))
 
 
 def digit_image(fmt: str, size: tuple[int, int] = (60, 72)) -> bytes:

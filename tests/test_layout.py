@@ -5,10 +5,11 @@ imports included."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.imports import imported_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,22 +25,11 @@ MAY_IMPORT = {
 PROJECT = {*MAY_IMPORT, "bench", "tests"}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Absolute module names a file imports (relative imports stay inside their package)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
 def project_imports(package: str) -> dict[str, set[str]]:
     """file -> the project's top-level packages it imports."""
     found = {}
     for path in sorted((ROOT / package).rglob("*.py")):
-        tops = {name.split(".")[0] for name in imported_modules(path)} & PROJECT
+        tops = {name.split(".")[0] for name in imported_names(path)} & PROJECT
         found[path.relative_to(ROOT).as_posix()] = tops
     return found
 

@@ -14,15 +14,10 @@ from pathlib import Path
 
 import store
 from models.settings import ModelSettings
+from store.embedded.server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ModelSettings().data_dir.resolve()  # absolute: subprocesses may run elsewhere
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def embedded_settings(data_dir: Path, **overrides: object) -> store.StoreSettings:

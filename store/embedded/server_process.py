@@ -60,12 +60,17 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def free_port() -> int:
+    """A port on loopback that nothing listens on now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _cluster_ports() -> tuple[int, int, int, int]:
     """Four consecutive free ports: gossip, data (Weaviate requires gossip + 1), Raft, Raft RPC."""
     for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
+        base = free_port()
         if base + 3 < 65536 and all(_bindable(base + i) for i in range(1, 4)):
             return base, base + 1, base + 2, base + 3
     raise StoreUnavailable("found no four consecutive free ports for the embedded Weaviate's cluster")

@@ -1,4 +1,5 @@
-"""docker-compose.yml and docker-compose.cluster.yml keep their deployment promises.
+"""docker-compose.yml and docker-compose.cluster.yml keep their deployment promises (the GPU
+profile and the cluster: test_compose_gpu_and_cluster.py).
 
 No Docker engine runs here; the docker compose CLI resolves each file (`config`: anchors,
 merges, interpolation, the compose schema) exactly as `docker compose up` would, and every
@@ -8,13 +9,26 @@ promise is checked on that resolved model.
 from __future__ import annotations
 
 import re
-import tomllib
 from typing import Any
 
 import pytest
 
-from store import WEAVIATE_VERSION, StoreSettings
+from store import StoreSettings
 
+from .compose_model import (
+    ENV,
+    FILES,
+    PROJECT_VERSION,
+    SINGLE,
+    WEAVIATE_IMAGE,
+    app_services,
+    bind_mount,
+    healthcheck_cmd,
+    is_indexer,
+    published,
+    services,
+    weaviate_nodes,
+)
 from .specs import (
     ROOT,
     ComposeConfigError,
@@ -28,47 +42,6 @@ from .specs import (
     settings_env_names,
     stage_args,
 )
-
-SINGLE = "docker-compose.yml"
-CLUSTER = "docker-compose.cluster.yml"
-FILES = [SINGLE, CLUSTER]
-ENV = {"WEAVIATE_API_KEY": "test-key-0123456789"}  # the one variable a user must set
-WEAVIATE_IMAGE = f"cr.weaviate.io/semitechnologies/weaviate:{WEAVIATE_VERSION}"
-PROJECT_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-
-
-def services(name: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    return load_compose(name, ENV if env is None else env)["services"]
-
-
-def weaviate_nodes(name: str) -> dict[str, Any]:
-    return {k: s for k, s in services(name).items() if s["image"].startswith("cr.weaviate.io/")}
-
-
-def app_services(name: str) -> dict[str, Any]:
-    return {k: s for k, s in services(name).items() if "build" in s}
-
-
-def is_indexer(service: dict[str, Any]) -> bool:
-    return service["command"] == ["python", "-m", "indexer"]
-
-
-def published(host_port: str) -> dict[str, Any]:
-    """How compose writes the short form "<host_port>:8000": every host interface, TCP."""
-    return {"mode": "ingress", "target": 8000, "published": host_port, "protocol": "tcp"}
-
-
-def bind_mount(source: str, target: str) -> dict[str, Any]:
-    """How compose writes the short form "<source>:<target>" for a host folder."""
-    return {"type": "bind", "source": source, "target": target, "bind": {}}
-
-
-def healthcheck_cmd(service: dict[str, Any]) -> str:
-    test = service["healthcheck"]["test"]
-    return " ".join(test) if isinstance(test, list) else test
-
-
-# ----------------------------------------------------------------- images
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -301,90 +274,3 @@ def test_image_env_is_read_by_the_service() -> None:
     from service.settings import ServiceSettings
 
     assert set(_image_env()) <= settings_env_names(ServiceSettings)
-
-
-# ----------------------------------------------------------------- gpu profile
-
-
-def test_gpu_profile_builds_cuda_and_reserves_a_gpu() -> None:
-    all_services = services(SINGLE)
-    gpu = {k: s for k, s in all_services.items() if "gpu" in s.get("profiles", [])}
-    assert {is_indexer(s) for s in gpu.values()} == {True, False}, "a GPU indexer and a GPU api"
-    builder = parse_dockerfile().stages[0]
-    for svc_name, svc in gpu.items():
-        assert svc["profiles"] == ["gpu"]
-        assert container_env(svc)["DEVICE"] == "cuda", svc_name
-        url = stage_args(builder, svc["build"]["args"])["TORCH_INDEX_URL"]
-        assert re.fullmatch(r"https://download\.pytorch\.org/whl/cu\d+", url), url
-        (device,) = svc["deploy"]["resources"]["reservations"]["devices"]
-        assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
-        assert device["count"] == 1
-        assert svc["image"].endswith("-" + url.rsplit("/", 1)[1])  # its own tag, never the CPU one
-    # without the profile, everything else starts: nothing else carries a profile
-    assert all("profiles" not in s for k, s in all_services.items() if k not in gpu)
-
-
-# ----------------------------------------------------------------- the cluster
-
-
-def test_cluster_has_three_raft_voters_joined_by_name() -> None:
-    nodes = weaviate_nodes(CLUSTER)
-    assert len(nodes) == 3
-    envs = {k: container_env(n) for k, n in nodes.items()}
-    hostnames = [e["CLUSTER_HOSTNAME"] for e in envs.values()]
-    assert len(set(hostnames)) == 3
-    raft_join = {e["RAFT_JOIN"] for e in envs.values()}
-    assert len(raft_join) == 1, "every node lists the same voters"
-    voters = dict(v.split(":") for v in raft_join.pop().split(","))
-    assert voters == {e["CLUSTER_HOSTNAME"]: e["RAFT_PORT"] for e in envs.values()}
-    for node_name, env in envs.items():
-        assert env["RAFT_BOOTSTRAP_EXPECT"] == "3", node_name
-        gossip, data = int(env["CLUSTER_GOSSIP_BIND_PORT"]), int(env["CLUSTER_DATA_BIND_PORT"])
-        assert data == gossip + 1, (
-            f"{node_name}: Weaviate's convention, its fallback when metadata is missing"
-        )
-        assert int(env["RAFT_INTERNAL_RPC_PORT"]) not in {gossip, data, int(env["RAFT_PORT"])}
-    # A node calls a peer's Raft RPC at the peer's address and its *own* RPC port.
-    assert len({e["RAFT_INTERNAL_RPC_PORT"] for e in envs.values()}) == 1
-    gossip_ports = [e["CLUSTER_GOSSIP_BIND_PORT"] for e in envs.values()]
-    assert len(set(gossip_ports)) == 3
-
-
-def test_cluster_nodes_join_the_first_one_over_gossip() -> None:
-    nodes = weaviate_nodes(CLUSTER)
-    (seed,) = [k for k, n in nodes.items() if "CLUSTER_JOIN" not in container_env(n)]
-    seed_gossip = container_env(nodes[seed])["CLUSTER_GOSSIP_BIND_PORT"]
-    for node_name, node in nodes.items():
-        if node_name == seed:
-            continue
-        assert container_env(node)["CLUSTER_JOIN"] == f"{seed}:{seed_gossip}", node_name
-        # started, not healthy: no deadlock
-        assert node["depends_on"] == {seed: {"condition": "service_started", "required": True}}, node_name
-
-
-def test_cluster_nodes_answer_to_one_name() -> None:
-    for node_name, node in weaviate_nodes(CLUSTER).items():
-        assert "weaviate" in node["networks"]["default"]["aliases"], node_name
-
-
-def test_cluster_app_settings_shard_and_replicate(monkeypatch: pytest.MonkeyPatch) -> None:
-    nodes = weaviate_nodes(CLUSTER)
-    for svc_name, svc in app_services(CLUSTER).items():
-        env = container_env(svc)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        settings = StoreSettings(_env_file=None)
-        assert settings.replication_factor == 3 == len(nodes), svc_name
-        assert settings.shards == 3, svc_name
-    indexer = next(s for s in app_services(CLUSTER).values() if is_indexer(s))
-    assert set(indexer["depends_on"]) == set(nodes)
-
-
-def test_cluster_nodes_share_the_single_node_settings() -> None:
-    single = container_env(next(iter(weaviate_nodes(SINGLE).values())))
-    cluster_only = {"CLUSTER_HOSTNAME"}
-    for node_name, node in weaviate_nodes(CLUSTER).items():
-        env = container_env(node)
-        for key, value in single.items():
-            if key not in cluster_only:
-                assert env.get(key) == value, f"{node_name}: {key}"

@@ -7,7 +7,6 @@ other modality. A case names the route it is sent to.
 """
 
 import struct
-import zlib
 from dataclasses import dataclass
 
 from tests.media import (
@@ -16,6 +15,7 @@ from tests.media import (
     id3_mp3,
     ogg_vorbis,
     png_bomb,
+    png_file,
     raw_wav,
     riff_chunk,
     sine_wav,
@@ -44,20 +44,10 @@ def _flip(data: bytes, start: int, length: int) -> bytes:
     return bytes(out)
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
 def _png_without_zlib() -> bytes:
     """A PNG header (64 x 64 grey) and an IDAT chunk, with a valid CRC, that is not a zlib stream."""
     ihdr = struct.pack(">IIBBBBB", 64, 64, 8, 0, 0, 0, 0)
-    idat = bytes(range(7, 256, 3)) * 4
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return png_file(ihdr, bytes(range(7, 256, 3)) * 4)
 
 
 def _huge_jpeg() -> bytes:

@@ -7,6 +7,8 @@ bounded time, whatever its content.
 """
 
 import io
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,7 @@ from PIL import Image
 
 from models.data import encode_image
 from models.wav import write_wav
+from tests.media import png_file
 
 OK = 200
 
@@ -44,25 +47,14 @@ def gradient_16bit_png(width: int, height: int) -> bytes:
 
 def gradient_rgb_16bit_png(width: int, height: int) -> bytes:
     """A 16-bit-per-channel RGB PNG (PNG colour type 2, bit depth 16), written by hand."""
-    import struct
-    import zlib
-
     ramp = (_gradient(width, height) * 65535).astype(">u2")
     rows = np.repeat(ramp[:, :, None], 3, axis=2).reshape(height, width * 3).view(np.uint8)
     sub = rows.copy()  # PNG's "Sub" filter: each byte minus the same byte of the pixel before
     sub[:, 6:] = rows[:, 6:] - rows[:, :-6]
     raw = np.concatenate([np.ones((height, 1), np.uint8), sub], axis=1).tobytes()
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
+    return png_file(header, zlib.compress(raw, 9))
 
 
 def gradient_float_tiff(width: int, height: int) -> bytes:

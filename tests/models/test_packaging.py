@@ -4,7 +4,6 @@ code), and everything the image runs imports only packages that the project's ru
 dependencies install (training packages are the `train` extra). No list of files is kept by
 hand: all of it is read from the Dockerfile, the compose files and the sources' imports."""
 
-import ast
 import json
 import re
 import sys
@@ -16,21 +15,11 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.imports import imported_names
+
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT_PACKAGES = {p.parent.name for p in ROOT.glob("*/__init__.py")}
-
-
-def imported_names(path: Path) -> set[str]:
-    """Absolute module names a file imports, lazy (in-function) imports included."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}  # from models import data
-    return names
 
 
 def module_file(name: str) -> Path | None:

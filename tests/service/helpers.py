@@ -1,10 +1,8 @@
 """Shared helpers for the service tests: settings, index building, hand-made bad media."""
 
 import asyncio
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import uvicorn
 
 import store
@@ -93,31 +90,3 @@ def live_server_for(settings: ServiceSettings) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
-    """A tiny PNG whose header claims width x height 8-bit grey pixels."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 1024)
-    return (
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
-    )
-
-
-def lying_wav(wav: bytes) -> bytes:
-    """A real WAV whose data chunk claims ten times the bytes the file holds."""
-    pos = wav.index(b"data")
-    size = struct.unpack("<I", wav[pos + 4 : pos + 8])[0]
-    return wav[: pos + 4] + struct.pack("<I", size * 10) + wav[pos + 8 :]
-
-
-def sine_wav(seconds: float, rate: int = 8000) -> bytes:
-    t = np.arange(int(seconds * rate)) / rate
-    pcm = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2").tobytes()
-    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
-    return b"RIFF" + struct.pack("<I", len(body)) + body

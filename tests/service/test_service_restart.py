@@ -1,4 +1,4 @@
-"""Issue 9, "Service restarted under load": `python -m launcher` (what `make run` and the
+"""The service restarted under load: `python -m launcher` (what `make run` and the
 image run) on its own embedded Weaviate gets SIGTERM while clients are searching. Every
 request it had taken either completes with 200 or gets a clean 503 (no 500, no connection
 dropped mid-answer); it exits within its graceful timeout; started again it is ready with the
@@ -36,7 +36,7 @@ LIMIT = 100  # per source: 100 MNIST images + 100 FSDD clips
 CLIENTS = 6
 Upload = tuple[str, bytes]
 START_WITHIN_S = 120.0  # a start loads the checkpoint and opens (or starts) Weaviate
-GONE_WITHIN_S = 30.0  # issue 9: the server is gone (or back) within 30 s
+GONE_WITHIN_S = 30.0  # the server is gone (or back) within 30 s
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Issue 9, "The embedded server is supervised", end to end: the service holds the full
+"""The embedded server is supervised, end to end: the service holds the full
 validation index (10,300 objects) on an embedded Weaviate it opened itself; the server is
 SIGKILLed. While it is down every search is a 503 + Retry-After within FAIL_FAST_S and /readyz
 says why; with no help from the test the service is ready again within 30 s, and every one of
@@ -28,7 +28,7 @@ from tests.weaviate_server import embedded_settings, wait_closed
 
 COLLECTION = "SupervisedFull"
 TOTAL = 10_300  # 10,000 MNIST test images + 300 FSDD validation clips
-READY_AGAIN_S = 30.0  # issue 9: ready again within 30 s, by itself
+READY_AGAIN_S = 30.0  # ready again within 30 s, by itself
 SAME = 1e-4  # cosine distance of an object to its own vector (identical MNIST images tie at 0)
 
 

@@ -31,7 +31,7 @@ try:
 finally:
     client.close()
 """
-BOUND_S = 30.0  # issue 9: the server is back (or gone) within 30 s
+BOUND_S = 30.0  # the server is back (or gone) within 30 s
 
 
 def servers_on(port: int) -> list[int]:
@@ -71,7 +71,7 @@ def no_server_left(settings: store.StoreSettings) -> None:
 
 @pytest.mark.slow
 def test_a_failed_second_start_leaves_no_orphan(tmp_path: Path, service_checkpoint: Path) -> None:
-    """Issue 9: a second `make run` fails on the busy port, then the first one is stopped."""
+    """A second `make run` fails on the busy port, then the first one is stopped."""
     settings = embedded_settings(tmp_path / "data", collection="Orphans")
     env = env_for(settings, PORT=str(free_port()), INDEX_LIMIT="10", CHECKPOINT=str(service_checkpoint))
     env["LOG_LEVEL"] = "warning"

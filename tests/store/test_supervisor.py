@@ -18,7 +18,7 @@ from tests.store.test_crash_safety import objects
 from tests.weaviate_server import embedded_settings, wait_closed
 
 N = 600
-RECOVERY_BOUND_S = 30.0  # issue 9: ready again within 30 s, every object there and findable
+RECOVERY_BOUND_S = 30.0  # ready again within 30 s, every object there and findable
 
 
 def wait_status(settings: store.StoreSettings, restarts: int, seen: set[str]) -> store.SupervisorStatus:

@@ -9,7 +9,7 @@ as real file bytes:
   browsers and editors save WAVs;
 * `training.ood.rendered_digits`: digits drawn with installed TrueType fonts as dark ink
   on paper, browser canvas exports, JPEG photos of paper, white on black;
-* `training.ood.recording_conditions` and `training.ood.low_res` (issue 12): long takes with a
+* `training.ood.recording_conditions` and `training.ood.low_res`: long takes with a
   noise floor at 44.1/48 kHz stereo, 8 kHz laptop microphones in a 1 s window, and 8x8
   thumbnails, smooth and blocky upscales, each reported per condition.
 

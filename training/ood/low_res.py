@@ -1,4 +1,4 @@
-"""Low-resolution digits (issue 12): thumbnails, smooth upscales and blocky nearest-neighbour
+"""Low-resolution digits: thumbnails, smooth upscales and blocky nearest-neighbour
 upscales, all dark ink on a light background, made from two sources: MNIST test digits (writers
 outside the training set) and digits drawn with the installed TrueType fonts.
 

@@ -1,4 +1,4 @@
-"""Recording conditions that real uploads fail on (issue 12), applied to two sources of words:
+"""Recording conditions that real uploads fail on, applied to two sources of words:
 espeak-ng voices (never used in training) and the FSDD validation takes (the training speakers,
 so a drop there is the condition's, not the voice's).
 

@@ -36,7 +36,7 @@ def _galleries(encoders: LoadedEncoders, data_dir: Path) -> Galleries:
 
 
 SET_METRICS = ("cross_p@1", "cross_p@10", "same_p@10", "classify_acc")  # the original sets' fields
-CONDITION_METRICS = ("cross_p@1", "cross_p@5", "cross_p@10", "classify_acc")  # issue 12 reads top-1/top-5
+CONDITION_METRICS = ("cross_p@1", "cross_p@5", "cross_p@10", "classify_acc")  # the conditions are read as top-1/top-5
 
 
 def _summarise(rows: list[dict[str, Any]], metrics: Sequence[str] = SET_METRICS) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def evaluate_ood(
     same_p@10 (against the same modality's gallery), classify_acc (classifier head),
     broken down by voice group / upload format / digit, or style / font / digit.
 
-    `conditions` (issue 12) holds one section per recording or image condition, each with
+    `conditions` holds one section per recording or image condition, each with
     the fields above plus cross_p@5 (same_p@10 left out), broken down by source (espeak /
     fsdd, mnist / fonts) and digit; audio sections add trimmed_seconds_median per source.
     """
