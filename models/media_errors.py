@@ -1,4 +1,4 @@
-"""Typed errors for user-supplied media, each with a stable code (service.http_errors maps them to HTTP)."""
+"""Typed errors for user-supplied media, each with a stable code (service.api.errors maps them to HTTP)."""
 
 
 class MediaError(ValueError):

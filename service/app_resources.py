@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 import torch
 
 from models.encoders import LoadedEncoders, load_encoders
-from service.embedding_map import MapCache
-from service.observability import Metrics
-from service.preprocess_pool import PreprocessPool
-from service.query_encoder import QueryEncoder
-from service.search_admission import AdmissionLimits, SearchAdmission
+from service.middleware.admission import AdmissionLimits, SearchAdmission
+from service.middleware.observability import Metrics
+from service.search.embedding_map import MapCache
+from service.search.preprocess_pool import PreprocessPool
+from service.search.query_encoder import QueryEncoder
+from service.search.store_gateway import StoreGateway
+from service.search.vector_index_watch import VectorIndexWatch
 from service.settings import ServiceSettings
-from service.vector_index_watch import VectorIndexWatch
-from service.weaviate_breaker import WeaviateBreaker
 
 log = logging.getLogger("service")
 
@@ -24,7 +24,7 @@ class AppResources:
 
     settings: ServiceSettings
     encoders: LoadedEncoders
-    weaviate: WeaviateBreaker
+    weaviate: StoreGateway
     searches: SearchAdmission
     query_encoder: QueryEncoder
     weaviate_version: str | None = None  # cached by /stats on first success
@@ -48,7 +48,7 @@ def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
         # requests for the same cores. Parallelism comes from serving requests side by side.
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(1)
-    weaviate = WeaviateBreaker(settings)
+    weaviate = StoreGateway(settings)
     weaviate.open()
     log.info(
         "loaded model %s on %s; %s",

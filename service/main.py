@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from service.api.errors import install_error_handlers
 from service.api.routes import docs, embedding_map, health, items, page, search
 from service.app_resources import load_resources
-from service.http_errors import install_error_handlers
-from service.observability import Metrics, ObservabilityMiddleware
-from service.search_admission import SearchAdmissionMiddleware
-from service.security import install_security
+from service.middleware.admission import SearchAdmissionMiddleware
+from service.middleware.observability import Metrics, ObservabilityMiddleware
+from service.middleware.security import install_security
 from service.settings import ServiceSettings
 
 DESCRIPTION = """

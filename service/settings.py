@@ -20,14 +20,14 @@ class ServiceSettings(StoreSettings):
     upload_timeout_s: float = Field(default=30.0, gt=0.0)
     max_batch_files: int = Field(default=32, ge=1, le=256)  # MAX_BATCH_FILES for /search/batch
     # MAX_SEARCHES_IN_FLIGHT per worker, counted once a search's upload has arrived: one more
-    # search is answered 503 + Retry-After at once (service/search_admission.py)
+    # search is answered 503 + Retry-After at once (service/middleware/admission.py)
     max_searches_in_flight: int = Field(default=64, ge=1)
     # MAX_UPLOAD_BYTES_HELD per worker: upload bytes in memory at once, over all requests (503 past it)
     max_upload_bytes_held: int = Field(default=128 * 1024 * 1024, ge=1)
     # UPLOAD_MIN_BYTES_PER_S after UPLOAD_GRACE_S: a slower body is cut off with 408
     upload_min_bytes_per_s: float = Field(default=1024.0, gt=0.0)
     upload_grace_s: float = Field(default=2.0, ge=0.0)
-    # Preprocessing lanes (service/preprocess_pool.py): PREPROCESS_THREADS for light uploads; one
+    # Preprocessing lanes (service/search/preprocess_pool.py): PREPROCESS_THREADS for light uploads; one
     # thread for uploads decoding to more than HEAVY_UPLOAD_SIZE pixels or samples, with at most
     # HEAVY_UPLOAD_QUEUE of them in its lane (503 past it); each upload may use
     # PREPROCESS_CPU_S of CPU (422 too_complex past it)
@@ -41,7 +41,7 @@ class ServiceSettings(StoreSettings):
     encode_batch_max: int = Field(default=32, ge=1, le=1024)
     encode_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=100.0)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"  # LOG_LEVEL
-    # API_KEY: when set, every route but /healthz and the web page needs it (service/security.py)
+    # API_KEY: when set, every route but /healthz and the web page needs it (service/middleware/security.py)
     api_key: SecretStr | None = None
     # CORS_ORIGINS: comma-separated origins allowed to call the API from a browser; none by default
     cors_origins: str = ""

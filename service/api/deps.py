@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 
 from models.encoders import LoadedEncoders
 from service.app_resources import AppResources
-from service.query_encoder import QueryEncoder
+from service.search.query_encoder import QueryEncoder
+from service.search.store_gateway import StoreGateway
 from service.settings import ServiceSettings
-from service.weaviate_breaker import WeaviateBreaker
 
 
 async def get_resources(request: Request) -> AppResources:
@@ -34,11 +34,11 @@ async def get_query_encoder(resources: ResourcesDep) -> QueryEncoder:
     return resources.query_encoder
 
 
-async def get_weaviate(resources: ResourcesDep) -> WeaviateBreaker:
+async def get_weaviate(resources: ResourcesDep) -> StoreGateway:
     return resources.weaviate
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
 QueryEncoderDep = Annotated[QueryEncoder, Depends(get_query_encoder)]
-WeaviateDep = Annotated[WeaviateBreaker, Depends(get_weaviate)]
+WeaviateDep = Annotated[StoreGateway, Depends(get_weaviate)]

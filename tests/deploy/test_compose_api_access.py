@@ -3,7 +3,7 @@ still passes when a key is set.
 
 The healthcheck runs inside the container (Docker execs it with the container's
 environment), so it can send API_KEY the way any client does; /readyz stays behind the key
-(service/security.py says why).
+(service/middleware/security.py says why).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import weaviate
 from fastapi.testclient import TestClient
 
 import store
-from service.embedding_map import MapCache, fit_pca
+from service.search.embedding_map import MapCache, fit_pca
 from service.settings import ServiceSettings
 from store.map_reads import object_count
 from tests.service.helpers import SMALL_LIMIT, Media, build_index

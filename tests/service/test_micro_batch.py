@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import pytest
 
-from service.micro_batch import MicroBatcher
+from service.search.micro_batch import MicroBatcher
 from tests.service.helpers import in_fresh_loop
 
 T = TypeVar("T")

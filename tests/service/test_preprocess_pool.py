@@ -1,4 +1,4 @@
-"""PreprocessPool (service/preprocess_pool.py) on its own: light uploads on the light threads,
+"""PreprocessPool (service/search/preprocess_pool.py) on its own: light uploads on the light threads,
 heavy ones in their own lane with a bounded queue, every upload under the CPU budget."""
 
 import asyncio
@@ -8,8 +8,8 @@ import pytest
 
 from models.cpu_budget import TooComplexError
 from models.encoder_config import EncoderConfig
-from service.http_errors import ApiError
-from service.preprocess_pool import PreprocessPool
+from service.api.errors import ApiError
+from service.search.preprocess_pool import PreprocessPool
 from tests.hostile.costly import gradient_16bit_png
 from tests.media import digit_image
 from tests.service.helpers import in_fresh_loop

@@ -1,4 +1,4 @@
-"""The admission middleware on its own (service/search_admission.py): an ASGI app of a few
+"""The admission middleware on its own (service/middleware/admission.py): an ASGI app of a few
 lines stands in for the routes, so each rule is shown exactly, without a server or timing
 races. The same rules through a real server: test_service_backpressure.py."""
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from service.http_errors import ApiError
-from service.search_admission import AdmissionLimits, SearchAdmission, SearchAdmissionMiddleware
+from service.api.errors import ApiError
+from service.middleware.admission import AdmissionLimits, SearchAdmission, SearchAdmissionMiddleware
 from tests.service.helpers import in_fresh_loop
 
 LIMITS = AdmissionLimits(max_searches=1, max_bytes_held=1000, min_bytes_per_s=1e9, grace_s=60.0)

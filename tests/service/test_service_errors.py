@@ -13,7 +13,7 @@ from PIL import Image
 
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
 from models.preprocess import ACCEPTED
-from service.http_errors import media_status
+from service.api.errors import media_status
 from tests.media import lying_wav, png_bomb, sine_wav
 from tests.service.helpers import LiveServer, Media
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 import store
 from service.main import create_app
-from service.weaviate_breaker import COOL_DOWN_S, FAIL_FAST_S
+from service.search.store_gateway import COOL_DOWN_S, FAIL_FAST_S
 from tests.service.helpers import Media, build_index, settings_for, wait_for
 from tests.weaviate_server import embedded_settings
 

@@ -22,7 +22,7 @@ from weaviate.collections import Collection
 import store
 from models.data import load_mnist, mnist_png
 from service.main import create_app
-from service.weaviate_breaker import FAIL_FAST_S
+from service.search.store_gateway import FAIL_FAST_S
 from tests.service.helpers import REPO_CHECKPOINT, build_index, settings_for
 from tests.weaviate_server import embedded_settings, wait_closed
 

@@ -36,7 +36,12 @@ def _galleries(encoders: LoadedEncoders, data_dir: Path) -> Galleries:
 
 
 SET_METRICS = ("cross_p@1", "cross_p@10", "same_p@10", "classify_acc")  # the original sets' fields
-CONDITION_METRICS = ("cross_p@1", "cross_p@5", "cross_p@10", "classify_acc")  # the conditions are read as top-1/top-5
+CONDITION_METRICS = (
+    "cross_p@1",
+    "cross_p@5",
+    "cross_p@10",
+    "classify_acc",
+)  # conditions: top-1/top-5
 
 
 def _summarise(rows: list[dict[str, Any]], metrics: Sequence[str] = SET_METRICS) -> dict[str, Any]:

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from service.api.deps import QueryEncoderDep, ResourcesDep, SettingsDep, WeaviateDep
-from service.embedding_map import EmbeddingMap, MapCache, MapUnavailable
-from service.http_errors import ApiError
-from service.schemas import error_responses, multipart_body
-from service.search_use_cases import query_info
-from service.uploads import read_single_upload
-from service.weaviate_breaker import WeaviateBreaker
+from service.api.errors import ApiError
+from service.api.schemas import error_responses, multipart_body
+from service.api.uploads import read_single_upload
+from service.search.embedding_map import EmbeddingMap, MapCache, MapUnavailable
+from service.search.store_gateway import StoreGateway
+from service.search.use_cases import query_info
 
 router = APIRouter(prefix="/map", tags=["map"])
 
@@ -75,7 +75,7 @@ async def get_map(
     return Response(emap.body, media_type="application/json", headers=headers)
 
 
-async def _current_map(cache: MapCache, store: WeaviateBreaker, model_version: str) -> EmbeddingMap:
+async def _current_map(cache: MapCache, store: StoreGateway, model_version: str) -> EmbeddingMap:
     try:
         return await store.call(lambda: cache.get(store.collection, model_version))
     except MapUnavailable as exc:

@@ -6,8 +6,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import store
 from service.api.deps import ResourcesDep
+from service.api.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
 from service.app_resources import AppResources
-from service.schemas import HealthResponse, ReadyResponse, StatsResponse, error_responses
 from store import StoreUnavailable
 
 router = APIRouter(tags=["health"])

@@ -10,17 +10,17 @@ from fastapi import APIRouter, Header, Path, Response
 import store
 from models.media_errors import MediaError
 from models.preprocess import sniff
-from service import search_use_cases
 from service.api.deps import WeaviateDep
+from service.api.errors import item_not_found
 from service.api.routes.search import SearchParamsDep
-from service.http_errors import item_not_found
-from service.schemas import ItemResponse, SimilarResponse, error_responses
+from service.api.schemas import ItemResponse, SimilarResponse, error_responses
+from service.search import use_cases
 
 router = APIRouter(prefix="/items", tags=["items"])
 
 ItemId = Annotated[UUID, Path(description="the item's UUID, as returned in search results")]
 _MIME = {"png": "image/png", "wav": "audio/wav"}
-# An id always names the same file (uuid5 of its source). With API_KEY set, service/security.py
+# An id always names the same file (uuid5 of its source). With API_KEY set, service/middleware/security.py
 # turns `public` into `private` on this and every other keyed answer.
 CACHE_CONTROL = "public, max-age=86400"
 
@@ -71,4 +71,4 @@ async def get_media(
 async def similar(item_id: ItemId, params: SearchParamsDep, weaviate: WeaviateDep) -> SimilarResponse:
     """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""
     started = time.perf_counter()
-    return await search_use_cases.search_similar(weaviate, item_id, params, started)
+    return await use_cases.search_similar(weaviate, item_id, params, started)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Response
 from fastapi import Path as PathParam
 
-from service.schemas import error_responses
+from service.api.schemas import error_responses
 
 router = APIRouter(tags=["page"])
 

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from models.modality import Modality
-from service import search_use_cases
 from service.api.deps import QueryEncoderDep, SettingsDep, WeaviateDep
-from service.http_errors import ApiError
-from service.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
-from service.search_use_cases import Order, SearchParams
-from service.uploads import read_single_upload, read_uploads
+from service.api.errors import ApiError
+from service.api.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
+from service.api.uploads import read_single_upload, read_uploads
+from service.search import use_cases
+from service.search.use_cases import Order, SearchParams
 
-router = APIRouter(prefix="/search", tags=["search"])  # slots: service.search_admission
+router = APIRouter(prefix="/search", tags=["search"])  # slots: service.middleware.admission
 
 # Weaviate answers at most 10,000 results per query (QUERY_MAXIMUM_RESULTS); keep offset + k below it.
 MAX_OFFSET = 9_800
@@ -54,7 +54,7 @@ def single_upload_route(only: Modality | None) -> Callable[..., Awaitable[Search
     ) -> SearchResponse:
         started = time.perf_counter()
         data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
-        return await search_use_cases.search_upload(encoder, weaviate, data, params, started, only)
+        return await use_cases.search_upload(encoder, weaviate, data, params, started, only)
 
     return search_one_upload
 
@@ -118,6 +118,6 @@ async def search_batch(
     )
     if not uploads:
         raise ApiError(422, "missing_file", "no files uploaded: send them in the multipart field 'files'")
-    slots = await search_use_cases.search_batch(encoder, weaviate, uploads, params, settings.max_upload_bytes)
+    slots = await use_cases.search_batch(encoder, weaviate, uploads, params, settings.max_upload_bytes)
     total = round((time.perf_counter() - started) * 1000.0, 3)
     return BatchResponse(k=params.k, target=params.target, results=slots, timings_ms={"total": total})

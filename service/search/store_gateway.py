@@ -59,7 +59,7 @@ async def refusal(endpoints: list[tuple[str, int]]) -> str | None:
     return None
 
 
-class WeaviateBreaker:
+class StoreGateway:
     """The Weaviate client, reconnected lazily if it could not be opened at start-up.
 
     A client that was open when the server went away recovers by itself (HTTP and gRPC

@@ -16,7 +16,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from starlette.requests import ClientDisconnect, Request
 
 from models.media_errors import MediaTooLargeError
-from service.http_errors import ApiError
+from service.api.errors import ApiError
 
 if TYPE_CHECKING:  # the callback types exist for type checkers only
     from python_multipart.multipart import MultipartCallbacks

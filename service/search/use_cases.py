@@ -17,9 +17,8 @@ import numpy as np
 import store
 from models.media_errors import MediaError
 from models.modality import OTHER, Modality
-from service.http_errors import item_not_found, media_status
-from service.query_encoder import EncodedQuery, QueryEncoder, milliseconds
-from service.schemas import (
+from service.api.errors import item_not_found, media_status
+from service.api.schemas import (
     BatchSlot,
     ErrorBody,
     ItemQueryInfo,
@@ -32,8 +31,9 @@ from service.schemas import (
     Target,
     Timings,
 )
-from service.uploads import Upload, too_large_error
-from service.weaviate_breaker import WeaviateBreaker
+from service.api.uploads import Upload, too_large_error
+from service.search.query_encoder import EncodedQuery, QueryEncoder, milliseconds
+from service.search.store_gateway import StoreGateway
 
 Response = TypeVar("Response", bound=RankedResults)
 Order = Literal["nearest", "farthest"]
@@ -96,7 +96,7 @@ def query_info(encoded: EncodedQuery) -> QueryInfo:
 
 async def search_upload(
     encoder: QueryEncoder,
-    weaviate: WeaviateBreaker,
+    weaviate: StoreGateway,
     data: bytes,
     params: SearchParams,
     started: float,
@@ -128,7 +128,7 @@ def _error_slot(index: int, upload: Upload, exc: MediaError) -> BatchSlot:
 
 async def search_batch(
     encoder: QueryEncoder,
-    weaviate: WeaviateBreaker,
+    weaviate: StoreGateway,
     uploads: list[Upload],
     params: SearchParams,
     max_bytes: int,
@@ -162,7 +162,7 @@ async def search_batch(
 
 
 async def search_similar(
-    weaviate: WeaviateBreaker, item_id: UUID, params: SearchParams, started: float
+    weaviate: StoreGateway, item_id: UUID, params: SearchParams, started: float
 ) -> SimilarResponse:
     """More like this: search from an indexed item's stored vector, leaving the item out."""
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Where uploads are decoded and preprocessed: two bounded lanes, apart from the forward passes.
 
 Preprocessing runs in threads of its own, so a slow decode never holds up the encoder's
-forward passes (service.micro_batch) or the event loop. Its cost is read from the upload's
+forward passes (service.search.micro_batch) or the event loop. Its cost is read from the upload's
 header before any decoding (models.preprocess.decoded_size: pixels or samples):
 
 * light uploads (a canvas drawing, a thumbnail, a clip) share `light_threads` threads;
@@ -21,7 +21,7 @@ from models.cpu_budget import cpu_budget
 from models.encoder_config import EncoderConfig
 from models.modality import Modality
 from models.preprocess import PreparedQuery, decoded_size, prepare
-from service.http_errors import ApiError
+from service.api.errors import ApiError
 
 HEAVY_RETRY_AFTER_S = 1
 

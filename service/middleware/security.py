@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.http_errors import error_response
+from service.api.errors import error_response
 from service.settings import ServiceSettings
 
 # Reachable without the key: liveness (it says only "the process answers", and probes from

@@ -22,7 +22,7 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.http_errors import ApiError, error_response
+from service.api.errors import ApiError, error_response
 
 OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
 

@@ -1,5 +1,5 @@
-"""Uploaded bytes -> embedding: preprocessing in its own bounded lanes (service.preprocess_pool),
-then concurrent uploads of one modality share a forward pass (service.micro_batch).
+"""Uploaded bytes -> embedding: preprocessing in its own bounded lanes (service.search.preprocess_pool),
+then concurrent uploads of one modality share a forward pass (service.search.micro_batch).
 
 The forward passes run on one worker thread per modality and never decode anything, so a
 slow upload cannot hold them up; under load every tensor that arrived during a pass is
@@ -21,8 +21,8 @@ from models.encoders import LoadedEncoders
 from models.media_errors import UnsupportedMediaError
 from models.modality import MODALITIES, Modality
 from models.preprocess import PreparedQuery, sniff
-from service.micro_batch import MicroBatcher
-from service.preprocess_pool import PreprocessPool
+from service.search.micro_batch import MicroBatcher
+from service.search.preprocess_pool import PreprocessPool
 
 
 @dataclass(frozen=True)

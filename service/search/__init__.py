@@ -1,0 +1,2 @@
+"""The search side of the service: use cases, preprocessing lanes, batched forward passes,
+the store gateway, the map."""
