@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from uuid import UUID
 
 import anyio
 import weaviate
@@ -135,6 +136,15 @@ class StoreGateway:
     async def search(self, request: store.SearchRequest) -> list[store.Hit]:
         """One nearest-vector query on the event loop (the asyncio client holds no thread)."""
         return await self.run_async(lambda collection: store.search_async(collection, request))
+
+    async def get_item(self, item_id: UUID) -> store.Item | None:
+        return await self.call(lambda: store.get_item(self.collection, item_id))
+
+    async def get_media(self, item_id: UUID) -> bytes | None:
+        return await self.call(lambda: store.get_media(self.collection, item_id))
+
+    async def get_item_and_vector(self, item_id: UUID) -> tuple[store.Item, list[float]] | None:
+        return await self.run_async(lambda collection: store.get_item_and_vector_async(collection, item_id))
 
     async def run_async(self, fn: Callable[[CollectionAsync], Awaitable[T]]) -> T:
         """fn(the collection, asyncio client) on the event loop, under the deadline and fail-fast."""

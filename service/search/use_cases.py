@@ -166,7 +166,7 @@ async def search_similar(
 ) -> SimilarResponse:
     """More like this: search from an indexed item's stored vector, leaving the item out."""
     t0 = time.perf_counter()
-    found = await weaviate.run_async(lambda c: store.get_item_and_vector_async(c, item_id))
+    found = await weaviate.get_item_and_vector(item_id)
     if found is None:
         raise item_not_found(item_id)
     item, vector = found

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Response
 
-import store
 from models.media_errors import MediaError
 from models.preprocess import sniff
 from service.api.deps import WeaviateDep
@@ -28,7 +27,7 @@ CACHE_CONTROL = "public, max-age=86400"
 @router.get("/{item_id}", response_model=ItemResponse, responses=error_responses(404, 422, 503))
 async def get_item(item_id: ItemId, weaviate: WeaviateDep) -> ItemResponse:
     """Metadata of one indexed item."""
-    item = await weaviate.call(lambda: store.get_item(weaviate.collection, item_id))
+    item = await weaviate.get_item(item_id)
     if item is None:
         raise item_not_found(item_id)
     return ItemResponse.model_validate(item)
@@ -49,7 +48,7 @@ async def get_media(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The item's PNG or WAV, with an ETag so browsers revalidate instead of re-downloading."""
-    data = await weaviate.call(lambda: store.get_media(weaviate.collection, item_id))
+    data = await weaviate.get_media(item_id)
     if data is None:
         raise item_not_found(item_id)
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'

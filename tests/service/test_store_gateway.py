@@ -1,0 +1,113 @@
+"""StoreGateway's deadlines and fail-fast on their own (service/search/store_gateway.py): real
+loopback sockets stand in for a server that is gone (nothing listens) or hung (it accepts and
+never answers), and a stub stands in for the embedded server's supervisor. No Weaviate, no
+sleeps: each bound asserted is a configured one (the deadline, FAIL_FAST_S, the cool-down)."""
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from service.search import store_gateway
+from service.search.store_gateway import StoreGateway
+from service.settings import ServiceSettings
+from store import StoreUnavailable
+from store.embedded.server_process import free_port
+from tests.service.helpers import in_fresh_loop
+
+
+@dataclass
+class Status:
+    state: str = "up"
+    restarts: int = 0
+
+    @property
+    def up(self) -> bool:
+        return self.state == "up"
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Set at the end of each test: the abandoned worker threads finish."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.fixture
+def hung_ports() -> Iterator[tuple[int, int]]:
+    """Two listening sockets that accept connections and never answer (a hung server)."""
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    try:
+        yield listeners[0].getsockname()[1], listeners[1].getsockname()[1]
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def gateway(http_port: int, grpc_port: int, deadline_s: float = 30.0) -> StoreGateway:
+    settings = ServiceSettings(weaviate_port=http_port, weaviate_grpc_port=grpc_port)
+    breaker = StoreGateway(settings)  # connects lazily: nothing is opened here
+    breaker.deadline_s = deadline_s
+    return breaker
+
+
+def never_answers(release: threading.Event) -> None:
+    release.wait(60)
+
+
+def test_a_gone_server_fails_a_call_fast_then_calls_fail_at_once(release: threading.Event) -> None:
+    breaker = gateway(free_port(), free_port())  # nothing listens: connections are refused
+    with pytest.raises(StoreUnavailable, match="refuses connections"):
+        in_fresh_loop(breaker.call(never_answers, release))
+    ran: list[bool] = []
+    with pytest.raises(StoreUnavailable, match="failed moments ago"):
+        in_fresh_loop(breaker.call(lambda: ran.append(True)))
+    assert ran == [], "during the cool-down a call must not even start"
+    breaker.recovered()  # readiness saw Weaviate whole again: calls run again
+    in_fresh_loop(breaker.call(lambda: ran.append(True)))
+    assert ran == [True]
+
+
+def test_a_hung_server_is_cut_at_the_deadline(hung_ports: tuple[int, int], release: threading.Event) -> None:
+    breaker = gateway(*hung_ports, deadline_s=0.6)
+    with pytest.raises(StoreUnavailable, match="did not answer within 0.6 s"):
+        in_fresh_loop(breaker.call(never_answers, release))
+
+
+def test_a_call_that_answers_is_returned(hung_ports: tuple[int, int]) -> None:
+    breaker = gateway(*hung_ports)
+    assert in_fresh_loop(breaker.call(lambda: 42)) == 42
+
+
+def test_a_supervised_restart_ends_the_calls_in_flight(
+    monkeypatch: pytest.MonkeyPatch, hung_ports: tuple[int, int], release: threading.Event
+) -> None:
+    """The server crashed and is being restarted (its ports may already answer again): a call in
+    flight ends with 503 at the supervisor's word, not after the client's retry backoff."""
+    status = Status()
+    monkeypatch.setattr(store_gateway.store, "supervisor_status", lambda settings: status)
+    breaker = gateway(*hung_ports)
+
+    def crash_meanwhile() -> None:
+        status.state, status.restarts = "restarting: server process exited", 1
+        release.wait(60)
+
+    with pytest.raises(StoreUnavailable, match="restarting"):
+        in_fresh_loop(breaker.call(crash_meanwhile))
+    status.state = "up"  # back up, with one restart more than the call saw: a new call runs
+    breaker.recovered()
+    assert in_fresh_loop(breaker.call(lambda: "ok")) == "ok"
+
+
+def test_no_call_starts_while_the_supervisor_restarts_the_server(
+    monkeypatch: pytest.MonkeyPatch, hung_ports: tuple[int, int]
+) -> None:
+    monkeypatch.setattr(store_gateway.store, "supervisor_status", lambda settings: Status("restarting"))
+    breaker = gateway(*hung_ports)
+    ran: list[bool] = []
+    with pytest.raises(StoreUnavailable, match="embedded Weaviate is restarting"):
+        in_fresh_loop(breaker.call(lambda: ran.append(True)))
+    assert ran == []
