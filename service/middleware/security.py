@@ -12,6 +12,7 @@
 import hmac
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +28,24 @@ from service.settings import ServiceSettings
 PUBLIC_PATHS = frozenset({"/healthz", "/"})
 PUBLIC_PREFIXES = ("/static/",)
 
-CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+# The one Content-Security-Policy: only this origin, no plugins, no framing. Pages that need
+# more (the search page's object URLs, Swagger UI's inline scripts) widen single directives.
+_CSP_BASE = {
+    "default-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def content_security_policy(**directives: str) -> str:
+    """The base policy with `directives` added or replaced (script_src="..." is script-src)."""
+    merged = {**_CSP_BASE, **{name.replace("_", "-"): value for name, value in directives.items()}}
+    return "; ".join(f"{name} {value}" for name, value in merged.items())
+
+
+CSP = content_security_policy()
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -70,12 +88,17 @@ class SecurityHeadersMiddleware:
 
 
 def presented_key(scope: Scope) -> bytes | None:
-    """The key a request carries: X-API-Key, else an Authorization Bearer token."""
-    headers = dict(scope.get("headers", ()))
-    if b"x-api-key" in headers:
-        return headers[b"x-api-key"]
-    scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
-    return token.strip() if scheme.lower() == b"bearer" else None
+    """The key a request carries: X-API-Key, else an Authorization Bearer token. A header sent
+    twice presents no key (which of two keys was meant is not for us to guess)."""
+    headers = Headers(scope=scope)
+    keys = headers.getlist("x-api-key")
+    if keys:
+        return keys[0].encode("latin-1") if len(keys) == 1 else None
+    authorizations = headers.getlist("authorization")
+    if len(authorizations) != 1:
+        return None
+    scheme, _, token = authorizations[0].partition(" ")
+    return token.strip().encode("latin-1") if scheme.lower() == "bearer" else None
 
 
 UNAUTHORIZED = "missing or wrong API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`"

@@ -144,3 +144,14 @@ def test_keyed_answers_are_private_to_caches(keyed: TestClient, client: TestClie
     assert "no-cache" in emap.headers["cache-control"]  # and the map still revalidates
     # the page's files need no key and stay shareable
     assert "private" not in keyed.get("/static/app.js").headers.get("cache-control", "")
+
+
+def test_a_key_header_sent_twice_presents_no_key(keyed: TestClient) -> None:
+    """Which of two keys a client meant is not for the service to guess (a dict of the headers
+    used to keep the last one, so a wrong key followed by the right one passed)."""
+    for name, right in (("X-API-Key", KEY), ("Authorization", f"Bearer {KEY}")):
+        twice = [(name, "wrong"), (name, right)]
+        r = keyed.get("/stats", headers=twice)
+        assert r.status_code == 401, (name, r.text)
+        assert r.json()["error"]["code"] == "unauthorized"
+        assert keyed.get("/stats", headers=[(name, right)]).status_code == 200

@@ -16,6 +16,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from service.middleware.security import content_security_policy
+
 router = APIRouter(include_in_schema=False)
 
 ASSETS_URL = "/static/swagger-ui"
@@ -51,10 +53,11 @@ async def swagger_ui(request: Request) -> HTMLResponse:
     )
     page = bytes(html.body).decode()
     # img-src data: for the icons swagger-ui.css embeds as data: URLs (nothing is fetched)
-    csp = (
-        f"default-src 'self'; script-src 'self' {' '.join(inline_script_hashes(page))}; "
-        "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    csp = content_security_policy(
+        script_src=" ".join(["'self'", *inline_script_hashes(page)]),
+        style_src="'self'",
+        img_src="'self' data:",
+        connect_src="'self'",
     )
     return HTMLResponse(page, headers={"Content-Security-Policy": csp})
 

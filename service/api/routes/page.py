@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi import Path as PathParam
 
 from service.api.schemas import error_responses
+from service.middleware.security import content_security_policy
 
 router = APIRouter(tags=["page"])
 
@@ -24,9 +25,12 @@ _TYPES = {
 }
 # blob: for images and media only: with an API key the page fetches result media itself (an
 # <img>/<audio> cannot send the key) and shows them through object URLs of those bytes.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' blob:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+CSP = content_security_policy(
+    script_src="'self'",
+    style_src="'self'",
+    img_src="'self' blob:",
+    media_src="'self' blob:",
+    connect_src="'self'",
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
