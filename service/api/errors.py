@@ -65,6 +65,14 @@ def media_status(exc: MediaError) -> int:
     return next(MEDIA_STATUS[cls] for cls in type(exc).__mro__ if cls in MEDIA_STATUS)
 
 
+OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
+
+
+def overloaded(message: str) -> ApiError:
+    """This worker is full (searches, upload bytes, large uploads): retry shortly."""
+    return ApiError(503, "overloaded", message, {"Retry-After": str(OVERLOADED_RETRY_AFTER_S)})
+
+
 def unavailable(message: str) -> ApiError:
     return ApiError(503, "weaviate_unavailable", message, {"Retry-After": str(RETRY_AFTER_S)})
 

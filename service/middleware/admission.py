@@ -22,9 +22,7 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.errors import ApiError, error_response
-
-OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
+from service.api.errors import ApiError, error_response, overloaded
 
 
 def is_search(scope: Scope) -> bool:
@@ -43,10 +41,6 @@ class AdmissionLimits:
     grace_s: float
 
 
-def _overloaded(message: str) -> ApiError:
-    return ApiError(503, "overloaded", message, {"Retry-After": str(OVERLOADED_RETRY_AFTER_S)})
-
-
 class SearchAdmission:
     """The worker's counters, and the refusals rendered once."""
 
@@ -54,17 +48,19 @@ class SearchAdmission:
         self.limits = limits
         self.in_flight = 0  # searches whose upload has arrived
         self.bytes_held = 0  # upload bytes received by requests still in flight
-        self._full = self._prepared(
+        self.full_message = (
             f"{limits.max_searches} searches are already in flight (MAX_SEARCHES_IN_FLIGHT); retry shortly"
         )
-        self._no_memory = self._prepared(
+        self.no_memory_message = (
             f"uploads in flight already hold {limits.max_bytes_held:,} bytes (MAX_UPLOAD_BYTES_HELD); "
             "retry shortly"
         )
+        self._full = self._prepared(self.full_message)
+        self._no_memory = self._prepared(self.no_memory_message)
 
     @staticmethod
     def _prepared(message: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        refusal = _overloaded(message)
+        refusal = overloaded(message)
         response = error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         return bytes(response.body), list(response.raw_headers)
 
@@ -75,9 +71,7 @@ class SearchAdmission:
     def admit(self) -> None:
         """Take a search slot, or raise the 503 (the upload arrived but the slots filled meanwhile)."""
         if self.full:
-            raise _overloaded(
-                f"{self.limits.max_searches} searches are already in flight (MAX_SEARCHES_IN_FLIGHT)"
-            )
+            raise overloaded(self.full_message)
         self.in_flight += 1
 
     def fits(self, more_bytes: int) -> bool:
@@ -108,10 +102,7 @@ class _AdmittedRequest:
 
     def _hold(self, more: int) -> None:
         if not self.admission.fits(more):
-            raise _overloaded(
-                f"uploads in flight already hold {self.admission.limits.max_bytes_held:,} bytes "
-                "(MAX_UPLOAD_BYTES_HELD); retry shortly"
-            )
+            raise overloaded(self.admission.no_memory_message)
         self.admission.bytes_held += more
         self.bytes += more
 

@@ -15,22 +15,28 @@ Every upload runs under a CPU budget (models.cpu_budget): past it, 422 `too_comp
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from models.cpu_budget import cpu_budget
 from models.encoder_config import EncoderConfig
 from models.modality import Modality
 from models.preprocess import PreparedQuery, decoded_size, prepare
-from service.api.errors import ApiError
+from service.api.errors import overloaded
 
-HEAVY_RETRY_AFTER_S = 1
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once (find_library runs ldconfig); None where there is none."""
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name is not None else None
 
 
 def _malloc_trim() -> None:
     """Give freed heap back to the OS (glibc only). A heavy upload's decoded pixels (up to
     hundreds of MB) are freed into the thread's malloc arena, which would otherwise keep them."""
-    name = ctypes.util.find_library("c")
-    if name is not None and hasattr(libc := ctypes.CDLL(name), "malloc_trim"):
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
 
 
@@ -59,12 +65,7 @@ class PreprocessPool:
         if prepared is not None:
             return prepared
         if self.heavy_in_lane >= self.heavy_queue:
-            raise ApiError(
-                503,
-                "overloaded",
-                f"{self.heavy_queue} large uploads are already being prepared; retry shortly",
-                {"Retry-After": str(HEAVY_RETRY_AFTER_S)},
-            )
+            raise overloaded(f"{self.heavy_queue} large uploads are already being prepared; retry shortly")
         self.heavy_in_lane += 1
         try:
             return await loop.run_in_executor(self._heavy, self._prepare_heavy, data)

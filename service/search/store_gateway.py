@@ -60,6 +60,18 @@ async def refusal(endpoints: list[tuple[str, int]]) -> str | None:
     return None
 
 
+def supervised_trouble(status: store.SupervisorStatus | None, restarts_before: int | None) -> str | None:
+    """Why the embedded server cannot answer now (restarting, or restarted since a call began:
+    that call's connection died with it), or None. Remote servers (no status): always None."""
+    if status is None:
+        return None
+    if not status.up:
+        return f"the embedded Weaviate is {status.state}"
+    if restarts_before is not None and status.restarts != restarts_before:
+        return "the embedded Weaviate restarted while the call ran"
+    return None
+
+
 class StoreGateway:
     """The Weaviate client, reconnected lazily if it could not be opened at start-up.
 
@@ -160,26 +172,11 @@ class StoreGateway:
         assert self._async_collection is not None
         return await fn(self._async_collection)
 
-    def _supervised_trouble(self, restarts_before: int | None) -> str | None:
-        """Why the embedded server cannot answer now (restarting, or restarted since a call
-        began: that call's connection died with it), or None. Remote servers: always None."""
-        status = store.supervisor_status(self._settings)
-        if status is None:
-            return None
-        if not status.up:
-            return f"the embedded Weaviate is {status.state}"
-        if restarts_before is not None and status.restarts != restarts_before:
-            return "the embedded Weaviate restarted while the call ran"
-        return None
-
-    def _restarts(self) -> int | None:
-        status = store.supervisor_status(self._settings)
-        return None if status is None else status.restarts
-
     async def _guarded(self, make: Callable[[], Awaitable[T]], probe: bool) -> T:
         if not probe and time.monotonic() < self._down_until:
             raise StoreUnavailable(f"Weaviate failed moments ago ({self._last_error})")
-        if not probe and (reason := self._supervised_trouble(None)) is not None:
+        status = store.supervisor_status(self._settings)  # one lookup per call on the fast path
+        if not probe and (reason := supervised_trouble(status, None)) is not None:
             self._trip(reason)
             raise StoreUnavailable(reason)
         if self._suspect and (reason := await refusal(self._endpoints)) is not None:
@@ -188,7 +185,7 @@ class StoreGateway:
         started = time.monotonic()
         try:
             with anyio.fail_after(self.deadline_s):
-                value = await self._watched(make, started)
+                value = await self._watched(make, started, None if status is None else status.restarts)
         except TimeoutError:
             self._trip(f"no answer within {self.deadline_s:g} s")
             raise StoreUnavailable(f"Weaviate did not answer within {self.deadline_s:g} s") from None
@@ -200,7 +197,7 @@ class StoreGateway:
             self._suspect = False
         return value
 
-    async def _watched(self, make: Callable[[], Awaitable[T]], started: float) -> T:
+    async def _watched(self, make: Callable[[], Awaitable[T]], started: float, restarts: int | None) -> T:
         """make()'s result; abandoned as soon as a probe finds Weaviate refusing connections.
 
         Most calls end within PROBE_AFTER_S and cost no probe. A slower one asks the embedded
@@ -208,14 +205,14 @@ class StoreGateway:
         call has succeeded since it started: under load calls keep succeeding, so a busy server
         is never probed, and one that is gone is noticed within FAIL_FAST_S.
         """
-        restarts = self._restarts()
         task = asyncio.ensure_future(make())
         try:
             done, _ = await asyncio.wait({task}, timeout=PROBE_AFTER_S)
             while not done:
                 # a crash seen by the supervisor ends the call at once: the client would
                 # otherwise retry it with seconds of backoff until the restarted server answers
-                if (reason := self._supervised_trouble(restarts)) is not None:
+                status = store.supervisor_status(self._settings)
+                if (reason := supervised_trouble(status, restarts)) is not None:
                     raise StoreUnavailable(reason)
                 if self._last_ok < started and (reason := await refusal(self._endpoints)) is not None:
                     raise StoreUnavailable(reason)
