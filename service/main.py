@@ -55,7 +55,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(embedding_map.router)
     app.include_router(page.router)
-    app.include_router(docs.router)
+    app.include_router(docs.router)  # before the mount: /static/swagger-ui/ is the docs' own
+    app.mount("/static", page.files, name="static")
     app.add_middleware(SearchAdmissionMiddleware)  # innermost: after the key check, before routing
     install_security(app, settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)  # outermost: sees every answer

@@ -48,8 +48,13 @@ class Metrics:
 
 
 def _route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    return getattr(route, "path", None) or "<unmatched>"
+    route = getattr(scope.get("route"), "path", None)
+    if route:
+        return route
+    # FastAPI names no route for a mounted app (the page's files): its mount point is the
+    # part of root_path the mount added
+    mount = scope.get("root_path", "").removeprefix(scope.get("app_root_path", ""))
+    return f"{mount}/{{path}}" if mount else "<unmatched>"
 
 
 class ObservabilityMiddleware:

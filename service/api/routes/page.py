@@ -1,23 +1,27 @@
-"""GET / (the search page) and GET /static/{name} (its script, style and icon), from the package.
+"""GET / (the search page) and /static/* (its script, style and icon), from the package.
 
 The page ships inside the package (service/static), so it works offline and in the wheel.
-Every response carries a Content-Security-Policy allowing only this origin: the page uses
-no inline script or style, no eval, nothing from elsewhere.
+Starlette's StaticFiles serves it (ETag, 304, HEAD, no path outside the folder); PageFiles adds
+the page's headers: a Content-Security-Policy allowing only this origin (the page uses no
+inline script or style, no eval, nothing from elsewhere), and an explicit type per suffix.
 """
 
+import os
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Request, Response
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
-from service.api.schemas import error_responses
 from service.middleware.security import content_security_policy
 
 router = APIRouter(tags=["page"])
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
-_TYPES = {
+# Explicit types: the platform's mimetypes table varies (Python 3.11 calls .js
+# application/javascript), and a suffix not listed here is never served.
+MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -32,7 +36,7 @@ CSP = content_security_policy(
     media_src="'self' blob:",
     connect_src="'self'",
 )
-SECURITY_HEADERS = {
+PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -42,23 +46,38 @@ SECURITY_HEADERS = {
 }
 
 
-def _asset(name: str) -> Response:
-    path = STATIC_DIR / name
-    media_type = _TYPES.get(path.suffix)
-    if media_type is None or not path.is_file() or path.parent != STATIC_DIR:
-        raise HTTPException(404, f"no static file {name!r}")
-    return Response(path.read_bytes(), media_type=media_type, headers=SECURITY_HEADERS)
+class PageFiles(StaticFiles):
+    """StaticFiles limited to the page's kinds of file, each answered with PAGE_HEADERS."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404:
+                raise
+            raise HTTPException(404, f"no static file {path!r}") from None
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        media_type = MEDIA_TYPES.get(Path(full_path).suffix)
+        if media_type is None:
+            raise HTTPException(404)
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers.update(PAGE_HEADERS)
+        if response.status_code != 304:
+            response.headers["content-type"] = media_type
+        return response
+
+
+files = PageFiles(directory=STATIC_DIR)
 
 
 @router.get("/", response_class=Response, include_in_schema=False)
-async def index() -> Response:
+async def index(request: Request) -> Response:
     """The search page: draw, drop or record a digit."""
-    return _asset("index.html")
-
-
-@router.get(
-    "/static/{name}", response_class=Response, responses=error_responses(404), include_in_schema=False
-)
-async def static(name: Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+\.(js|css|svg)$")]) -> Response:
-    """The page's assets: a fixed, flat set of files (the pattern keeps paths out)."""
-    return _asset(name)
+    return await files.get_response("index.html", request.scope)
