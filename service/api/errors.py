@@ -1,11 +1,13 @@
 """Every failure leaves the service as JSON {"error": {"code", "message"}}.
 
 Client mistakes map to 4xx (each kind of models.media_errors error to its status in
-MEDIA_STATUS), an unreachable or slow Weaviate to 503 + Retry-After, and only genuine bugs
-reach the catch-all 500, which logs the traceback.
+MEDIA_STATUS), the search's own errors to theirs in SEARCH_ERRORS, an unreachable or slow
+Weaviate to 503 + Retry-After, and only genuine bugs reach the catch-all 500, which logs the
+traceback. `install_error_handlers` is the one place the handlers are registered.
 """
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +18,7 @@ from weaviate.exceptions import WeaviateBaseError
 
 from models.cpu_budget import TooComplexError
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
+from service.search.errors import HeavyLaneFull, ItemNotFound, MapUnavailable, SearchError
 from store import StoreUnavailable
 
 log = logging.getLogger("service.errors")
@@ -66,19 +69,47 @@ def media_status(exc: MediaError) -> int:
 
 
 OVERLOADED_RETRY_AFTER_S = 1  # searches are short: a second is plenty for a slot to free up
+MAP_RETRY_AFTER_S = 5  # the index is being filled: the map can be drawn once it holds items
+
+
+@dataclass(frozen=True)
+class HttpMeaning:
+    """What an error is in HTTP: a status, a stable code, and for 503s when to try again."""
+
+    status: int
+    code: str
+    retry_after_s: int | None = None
+
+    def error(self, message: str) -> ApiError:
+        headers = None if self.retry_after_s is None else {"Retry-After": str(self.retry_after_s)}
+        return ApiError(self.status, self.code, message, headers)
+
+
+OVERLOADED = HttpMeaning(503, "overloaded", OVERLOADED_RETRY_AFTER_S)
+UNAVAILABLE = HttpMeaning(503, "weaviate_unavailable", RETRY_AFTER_S)
+
+# The HTTP meaning of each error the search side raises (service/search/errors.py); the search
+# keeps the message, this table the status and code. A subclass not listed takes its base's.
+SEARCH_ERRORS: dict[type[SearchError], HttpMeaning] = {
+    ItemNotFound: HttpMeaning(404, "not_found"),
+    MapUnavailable: HttpMeaning(503, "map_unavailable", MAP_RETRY_AFTER_S),
+    HeavyLaneFull: OVERLOADED,
+}
+
+
+def search_error(exc: SearchError) -> ApiError:
+    """The HTTP error of a search error: its own class's entry, else the nearest base class's."""
+    meaning = next(SEARCH_ERRORS[cls] for cls in type(exc).__mro__ if cls in SEARCH_ERRORS)
+    return meaning.error(exc.message)
 
 
 def overloaded(message: str) -> ApiError:
     """This worker is full (searches, upload bytes, large uploads): retry shortly."""
-    return ApiError(503, "overloaded", message, {"Retry-After": str(OVERLOADED_RETRY_AFTER_S)})
+    return OVERLOADED.error(message)
 
 
 def unavailable(message: str) -> ApiError:
-    return ApiError(503, "weaviate_unavailable", message, {"Retry-After": str(RETRY_AFTER_S)})
-
-
-def item_not_found(item_id: object) -> ApiError:
-    return ApiError(404, "not_found", f"no indexed item with id {item_id}")
+    return UNAVAILABLE.error(message)
 
 
 def _describe_validation(errors: list[Any]) -> str:
@@ -93,6 +124,12 @@ def _describe_validation(errors: list[Any]) -> str:
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _search_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SearchError)
+    err = search_error(exc)
+    return error_response(err.status, err.code, err.message, err.headers)
 
 
 async def _media_error(_: Request, exc: Exception) -> JSONResponse:
@@ -132,6 +169,7 @@ async def _bug(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(SearchError, _search_error)
     app.add_exception_handler(MediaError, _media_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

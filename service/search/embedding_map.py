@@ -22,12 +22,9 @@ from weaviate.classes.query import MetadataQuery, Sort
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
+from service.search.errors import MapUnavailable
 from store.errors import StoreUnavailable
 from store.map_reads import iter_map_rows, object_count
-
-
-class MapUnavailable(Exception):
-    """The index holds too few items of the loaded model to draw a map."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,9 @@ def build_map(collection: Collection, state: IndexState) -> EmbeddingMap:
     rows = [r for r in iter_map_rows(collection) if r.model_version == model_version]
     if len(rows) < 2:
         # nothing to draw yet; not a store failure (it must not trip the breaker)
-        raise MapUnavailable(f"the index holds {len(rows)} items of model version {model_version}")
+        raise MapUnavailable(
+            f"no map to draw yet: the index holds {len(rows)} items of model version {model_version}"
+        )
     vectors = np.asarray([r.vector for r in rows], dtype=np.float64)
     projection = fit_pca(vectors)
     xy = projection.place(vectors)

@@ -22,7 +22,7 @@ from models.cpu_budget import cpu_budget
 from models.encoder_config import EncoderConfig
 from models.modality import Modality
 from models.preprocess import PreparedQuery, decoded_size, prepare
-from service.api.errors import overloaded
+from service.search.errors import HeavyLaneFull
 
 
 @functools.cache
@@ -58,14 +58,13 @@ class PreprocessPool:
         self._heavy = ThreadPoolExecutor(1, thread_name_prefix="preprocess-heavy")
 
     async def prepare(self, data: bytes, modality: Modality, fmt: str) -> PreparedQuery:
-        """Raises the upload's MediaError (TooComplexError past the budget), or 503 when the
-        heavy lane is full."""
+        """Raises the upload's MediaError (TooComplexError past the budget), or HeavyLaneFull."""
         loop = asyncio.get_running_loop()
         prepared = await loop.run_in_executor(self._light, self._prepare_if_light, data, modality, fmt)
         if prepared is not None:
             return prepared
         if self.heavy_in_lane >= self.heavy_queue:
-            raise overloaded(f"{self.heavy_queue} large uploads are already being prepared; retry shortly")
+            raise HeavyLaneFull(f"{self.heavy_queue} large uploads are already being prepared; retry shortly")
         self.heavy_in_lane += 1
         try:
             return await loop.run_in_executor(self._heavy, self._prepare_heavy, data)

@@ -64,7 +64,7 @@ class QueryEncoder:
 
     async def encode(self, data: bytes, only: Modality | None = None) -> EncodedQuery:
         """Raises the upload's MediaError (wrong type, broken, silent, too complex ...) for the
-        caller to map, or ApiError 503 when the lane for large uploads is full."""
+        caller to map, or HeavyLaneFull when the lane for large uploads is full."""
         modality, fmt = sniff(data)  # a few bytes' look, on the loop: picks the batcher
         if only is not None and modality != only:
             raise UnsupportedMediaError(

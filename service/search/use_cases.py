@@ -3,6 +3,8 @@
 Each goes bytes -> tensor -> embedding -> Weaviate hits -> response. Uploads are encoded on
 the query encoder's thread (batched with concurrent ones) and searched on the event loop
 with the asyncio client; "more like this" needs no encoder and runs in a worker thread.
+Failures are the search's own (service/search/errors.py, models' media errors, the store's):
+service/api/errors.py alone says what they are in HTTP.
 """
 
 import asyncio
@@ -17,10 +19,7 @@ import numpy as np
 import store
 from models.media_errors import MediaError
 from models.modality import OTHER, Modality
-from service.api.errors import item_not_found, media_status
 from service.api.schemas import (
-    BatchSlot,
-    ErrorBody,
     ItemQueryInfo,
     QueryInfo,
     RankedResults,
@@ -32,6 +31,7 @@ from service.api.schemas import (
     Timings,
 )
 from service.api.uploads import Upload, too_large_error
+from service.search.errors import ItemNotFound
 from service.search.query_encoder import EncodedQuery, QueryEncoder, milliseconds
 from service.search.store_gateway import StoreGateway
 
@@ -117,48 +117,39 @@ async def search_upload(
     return _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
 
 
-def _error_slot(index: int, upload: Upload, exc: MediaError) -> BatchSlot:
-    return BatchSlot(
-        index=index,
-        filename=upload.filename,
-        status=media_status(exc),
-        error=ErrorBody(code=exc.code, message=exc.message),
-    )
-
-
 async def search_batch(
     encoder: QueryEncoder,
     weaviate: StoreGateway,
     uploads: list[Upload],
     params: SearchParams,
     max_bytes: int,
-) -> list[BatchSlot]:
-    """Each file searched on its own; a broken file gets an error in its slot, the rest go on.
+) -> list[SearchResponse | MediaError]:
+    """Each file searched on its own, in order: its response, or the MediaError of a broken
+    file (the rest go on).
 
     The files are encoded side by side, so files of one modality share forward passes.
     """
 
-    async def one(index: int, upload: Upload) -> BatchSlot:
+    async def one(upload: Upload) -> SearchResponse | MediaError:
         try:
             if upload.data is None:
                 raise too_large_error(max_bytes)
             encoded = await encoder.encode(upload.data)
         except MediaError as exc:
-            return _error_slot(index, upload, exc)
+            return exc
         target = resolve_target(encoded.modality, params.target)
         t0 = time.perf_counter()
         hits = await weaviate.search(_request(encoded.embedding, target, params))
         search_ms = milliseconds(time.perf_counter() - t0)
         total = round(encoded.decode_ms + encoded.embed_ms + search_ms, 3)
         timings = Timings(decode=encoded.decode_ms, embed=encoded.embed_ms, search=search_ms, total=total)
-        response = _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
-        return BatchSlot(index=index, filename=upload.filename, status=200, result=response)
+        return _ranked(SearchResponse, query_info(encoded), target, params, hits, timings)
 
-    outcomes = await asyncio.gather(*(one(i, u) for i, u in enumerate(uploads)), return_exceptions=True)
+    outcomes = await asyncio.gather(*(one(u) for u in uploads), return_exceptions=True)
     for outcome in outcomes:
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, BaseException) and not isinstance(outcome, MediaError):
             raise outcome  # Weaviate trouble fails the request (503), as for a single upload
-    return [o for o in outcomes if isinstance(o, BatchSlot)]
+    return [o for o in outcomes if isinstance(o, SearchResponse | MediaError)]
 
 
 async def search_similar(
@@ -168,7 +159,7 @@ async def search_similar(
     t0 = time.perf_counter()
     found = await weaviate.get_item_and_vector(item_id)
     if found is None:
-        raise item_not_found(item_id)
+        raise ItemNotFound(item_id)
     item, vector = found
     target = resolve_target(item.modality, params.target)
     own = str(item_id)

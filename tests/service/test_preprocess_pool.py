@@ -8,7 +8,8 @@ import pytest
 
 from models.cpu_budget import TooComplexError
 from models.encoder_config import EncoderConfig
-from service.api.errors import ApiError
+from service.api.errors import search_error
+from service.search.errors import HeavyLaneFull
 from service.search.preprocess_pool import PreprocessPool
 from tests.hostile.costly import gradient_16bit_png
 from tests.media import digit_image
@@ -53,10 +54,11 @@ def test_a_full_heavy_lane_refuses_at_once_and_light_uploads_still_pass() -> Non
                 break
             await asyncio.sleep(0.01)
         assert lanes.heavy_in_lane == 1
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(HeavyLaneFull) as raised:
             await lanes.prepare(heavy, "image", "png")
-        assert (refused.value.status, refused.value.code) == (503, "overloaded")
-        assert refused.value.headers and int(refused.value.headers["Retry-After"]) > 0
+        refused = search_error(raised.value)  # what the client gets
+        assert (refused.status, refused.code) == (503, "overloaded")
+        assert refused.headers and int(refused.headers["Retry-After"]) > 0
         light = await lanes.prepare(digit_image("PNG"), "image", "png")
         assert light.tensor.shape == (1, 28, 28)
         await first

@@ -4,6 +4,7 @@ import io
 import random
 import socket
 import struct
+from uuid import UUID
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from PIL import Image
 
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
 from models.preprocess import ACCEPTED
-from service.api.errors import media_status
+from service.api.errors import SEARCH_ERRORS, install_error_handlers, media_status, search_error
+from service.search import errors as search_errors
+from service.search.errors import HeavyLaneFull, ItemNotFound, MapUnavailable, SearchError
 from tests.media import lying_wav, png_bomb, sine_wav
 from tests.service.helpers import LiveServer, Media
 
@@ -230,3 +233,62 @@ def test_each_media_error_has_its_http_status() -> None:
     assert media_status(OddWav("x")) == 400
     assert media_status(UnsupportedMediaError("x")) == 415
     assert media_status(MediaTooLargeError("x")) == 413
+
+
+def test_each_search_error_has_its_http_status_code_and_retry_after() -> None:
+    """The search raises errors in its own words; one table says what each is in HTTP."""
+
+    class GoneItem(ItemNotFound):
+        pass
+
+    item = UUID(int=7)
+    cases = [
+        (ItemNotFound(item), (404, "not_found", None)),
+        (GoneItem(item), (404, "not_found", None)),
+        (MapUnavailable("no map to draw yet"), (503, "map_unavailable", {"Retry-After": "5"})),
+        (
+            HeavyLaneFull("4 large uploads are already being prepared"),
+            (503, "overloaded", {"Retry-After": "1"}),
+        ),
+    ]
+    for exc, expected in cases:
+        err = search_error(exc)
+        assert (err.status, err.code, err.headers) == expected, type(exc)
+        assert err.message == exc.message
+    assert search_error(ItemNotFound(item)).message == f"no indexed item with id {item}"
+
+
+def test_every_search_error_is_in_the_table() -> None:
+    defined = {
+        obj
+        for obj in vars(search_errors).values()
+        if isinstance(obj, type) and issubclass(obj, SearchError) and obj is not SearchError
+    }
+    assert defined == set(SEARCH_ERRORS)
+
+
+def test_search_errors_leave_as_the_json_error_body() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    item = UUID(int=1)
+
+    @app.get("/item")
+    async def missing_item() -> None:
+        raise ItemNotFound(item)
+
+    @app.get("/map")
+    async def no_map() -> None:
+        raise MapUnavailable("no map to draw yet: the index holds 0 items of model version abc")
+
+    with TestClient(app) as c:
+        r = c.get("/item")
+        assert r.status_code == 404
+        assert r.json() == {"error": {"code": "not_found", "message": f"no indexed item with id {item}"}}
+        r = c.get("/map")
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert r.json() == {
+            "error": {
+                "code": "map_unavailable",
+                "message": "no map to draw yet: the index holds 0 items of model version abc",
+            }
+        }

@@ -6,10 +6,9 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from service.api.deps import QueryEncoderDep, ResourcesDep, SettingsDep, WeaviateDep
-from service.api.errors import ApiError
 from service.api.schemas import error_responses, multipart_body
 from service.api.uploads import read_single_upload
-from service.search.embedding_map import EmbeddingMap, MapCache, MapUnavailable
+from service.search.embedding_map import EmbeddingMap, MapCache
 from service.search.store_gateway import StoreGateway
 from service.search.use_cases import query_info
 
@@ -76,10 +75,7 @@ async def get_map(
 
 
 async def _current_map(cache: MapCache, store: StoreGateway, model_version: str) -> EmbeddingMap:
-    try:
-        return await store.call(lambda: cache.get(store.collection, model_version))
-    except MapUnavailable as exc:
-        raise ApiError(503, "map_unavailable", f"no map to draw yet: {exc}", {"Retry-After": "5"}) from exc
+    return await store.call(lambda: cache.get(store.collection, model_version))
 
 
 @router.post(

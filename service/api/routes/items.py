@@ -10,10 +10,10 @@ from fastapi import APIRouter, Header, Path, Response
 from models.media_errors import MediaError
 from models.preprocess import sniff
 from service.api.deps import WeaviateDep
-from service.api.errors import item_not_found
 from service.api.routes.search import SearchParamsDep
 from service.api.schemas import ItemResponse, SimilarResponse, error_responses
 from service.search import use_cases
+from service.search.errors import ItemNotFound
 
 router = APIRouter(prefix="/items", tags=["items"])
 
@@ -29,7 +29,7 @@ async def get_item(item_id: ItemId, weaviate: WeaviateDep) -> ItemResponse:
     """Metadata of one indexed item."""
     item = await weaviate.get_item(item_id)
     if item is None:
-        raise item_not_found(item_id)
+        raise ItemNotFound(item_id)
     return ItemResponse.model_validate(item)
 
 
@@ -50,7 +50,7 @@ async def get_media(
     """The item's PNG or WAV, with an ETag so browsers revalidate instead of re-downloading."""
     data = await weaviate.get_media(item_id)
     if data is None:
-        raise item_not_found(item_id)
+        raise ItemNotFound(item_id)
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if if_none_match is not None and etag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:

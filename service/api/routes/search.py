@@ -6,11 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from models.media_errors import MediaError
 from models.modality import Modality
 from service.api.deps import QueryEncoderDep, SettingsDep, WeaviateDep
-from service.api.errors import ApiError
-from service.api.schemas import BatchResponse, SearchResponse, Target, error_responses, multipart_body
-from service.api.uploads import read_single_upload, read_uploads
+from service.api.errors import ApiError, media_status
+from service.api.schemas import (
+    BatchResponse,
+    BatchSlot,
+    ErrorBody,
+    SearchResponse,
+    Target,
+    error_responses,
+    multipart_body,
+)
+from service.api.uploads import Upload, read_single_upload, read_uploads
 from service.search import use_cases
 from service.search.use_cases import Order, SearchParams
 
@@ -93,6 +102,14 @@ for path, name, only, description in SINGLE_UPLOAD_ROUTES:
     )
 
 
+def batch_slot(index: int, upload: Upload, outcome: SearchResponse | MediaError) -> BatchSlot:
+    """One file's place in a batch answer: its results, or its error with that error's status."""
+    if isinstance(outcome, MediaError):
+        error = ErrorBody(code=outcome.code, message=outcome.message)
+        return BatchSlot(index=index, filename=upload.filename, status=media_status(outcome), error=error)
+    return BatchSlot(index=index, filename=upload.filename, status=200, result=outcome)
+
+
 @router.post(
     "/batch",
     response_model=BatchResponse,
@@ -118,6 +135,7 @@ async def search_batch(
     )
     if not uploads:
         raise ApiError(422, "missing_file", "no files uploaded: send them in the multipart field 'files'")
-    slots = await use_cases.search_batch(encoder, weaviate, uploads, params, settings.max_upload_bytes)
+    outcomes = await use_cases.search_batch(encoder, weaviate, uploads, params, settings.max_upload_bytes)
+    slots = [batch_slot(i, u, outcome) for i, (u, outcome) in enumerate(zip(uploads, outcomes, strict=True))]
     total = round((time.perf_counter() - started) * 1000.0, 3)
     return BatchResponse(k=params.k, target=params.target, results=slots, timings_ms={"total": total})

@@ -1,0 +1,29 @@
+"""What a search can fail with, in the search's own words.
+
+The search side knows nothing of HTTP: service/api/errors.py maps each of these to a status
+and an error code (SEARCH_ERRORS). Each message is written for the client.
+"""
+
+from uuid import UUID
+
+
+class SearchError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ItemNotFound(SearchError):
+    """No indexed item has this id."""
+
+    def __init__(self, item_id: UUID) -> None:
+        super().__init__(f"no indexed item with id {item_id}")
+        self.item_id = item_id
+
+
+class MapUnavailable(SearchError):
+    """The index holds too few items of the loaded model to draw a map."""
+
+
+class HeavyLaneFull(SearchError):
+    """As many large uploads as the heavy lane holds are being prepared already."""
