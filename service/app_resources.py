@@ -27,7 +27,6 @@ class AppResources:
     weaviate: StoreGateway
     searches: SearchAdmission
     query_encoder: QueryEncoder
-    weaviate_version: str | None = None  # cached by /stats on first success
     embedding_map: MapCache = field(default_factory=MapCache)  # /map, rebuilt when the index changes
     vector_index_watch: VectorIndexWatch = field(default_factory=VectorIndexWatch)  # for /readyz
     _torch_threads: int = field(default=0, repr=False)

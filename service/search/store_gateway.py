@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
@@ -15,6 +16,9 @@ from weaviate.collections import Collection, CollectionAsync
 from weaviate.exceptions import WeaviateBaseError
 
 import store
+from service.search.embedding_map import EmbeddingMap, MapCache
+from service.search.readiness import Readiness, check_store
+from service.search.vector_index_watch import VectorIndexWatch
 from service.settings import ServiceSettings
 from store import StoreUnavailable, connect
 from store.async_connection import connect_async
@@ -33,6 +37,13 @@ PROBE_EVERY_S = 0.5
 PROBE_TIMEOUT_S = 0.3
 assert PROBE_AFTER_S + 2 * PROBE_TIMEOUT_S < FAIL_FAST_S
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    counts: dict[str, dict[int, int]]  # modality -> label -> items
+    model_versions: dict[str, int]  # model version -> items
+    weaviate_version: str
 
 
 def tcp_endpoints(settings: ServiceSettings) -> list[tuple[str, int]]:
@@ -99,6 +110,7 @@ class StoreGateway:
         self._async_client: weaviate.WeaviateAsyncClient | None = None
         self._async_collection: CollectionAsync | None = None
         self._endpoints = tcp_endpoints(settings)
+        self._server_version: str | None = None  # read once, by the first stats()
         self.deadline_s = max(10.0, 3 * settings.weaviate_timeout_s)
 
     def open(self) -> None:
@@ -157,6 +169,33 @@ class StoreGateway:
 
     async def get_item_and_vector(self, item_id: UUID) -> tuple[store.Item, list[float]] | None:
         return await self.run_async(lambda collection: store.get_item_and_vector_async(collection, item_id))
+
+    async def readiness(self, model_version: str, watch: VectorIndexWatch) -> Readiness:
+        """Can searches work (readiness.check_store)? Past the cool-down, since this is how we
+        notice Weaviate is back: a ready answer stops the fail-fast; a deadline passed is a reason."""
+        try:
+            report = await self.call(
+                check_store, lambda: self.client, self._settings, model_version, watch, probe=True
+            )
+        except StoreUnavailable as exc:
+            return Readiness.failed(str(exc))
+        if report.ready:
+            self.recovered()
+        return report
+
+    async def stats(self) -> IndexStats:
+        return await self.call(self._stats)
+
+    def _stats(self) -> IndexStats:
+        collection = self.collection
+        counts, versions = store.counts(collection), store.model_versions(collection)
+        if self._server_version is None:
+            self._server_version = str(self.client.get_meta().get("version"))
+        return IndexStats(counts, versions, self._server_version)
+
+    async def embedding_map(self, cache: MapCache, model_version: str) -> EmbeddingMap:
+        """The map of the index as it stands (the cache recomputes it when the index changed)."""
+        return await self.call(lambda: cache.get(self.collection, model_version))
 
     async def run_async(self, fn: Callable[[CollectionAsync], Awaitable[T]]) -> T:
         """fn(the collection, asyncio client) on the event loop, under the deadline and fail-fast."""

@@ -111,3 +111,108 @@ def test_no_call_starts_while_the_supervisor_restarts_the_server(
     with pytest.raises(StoreUnavailable, match="embedded Weaviate is restarting"):
         in_fresh_loop(breaker.call(lambda: ran.append(True)))
     assert ran == []
+
+
+# ----------------------------------------------------- the named methods, over a fake client
+
+
+class FakeClient:
+    def __init__(self, ready: bool = True, hang: threading.Event | None = None) -> None:
+        self.ready, self.hang, self.meta_reads = ready, hang, 0
+        self.collections = self
+
+    def get(self, name: str) -> str:  # client.collections.get
+        return f"collection {name}"
+
+    def exists(self, name: str) -> bool:  # client.collections.exists
+        return True
+
+    def is_ready(self) -> bool:
+        if self.hang is not None:
+            self.hang.wait(60)
+        return self.ready
+
+    def get_meta(self) -> dict[str, str]:
+        self.meta_reads += 1
+        return {"version": "1.39.0"}
+
+
+def fails() -> None:
+    raise StoreUnavailable("Weaviate at 127.0.0.1 refuses connections")
+
+
+class NoWatch:
+    def problems(self, client: object, collection: str) -> list[str]:
+        return []
+
+
+@pytest.fixture
+def fake_store(monkeypatch: pytest.MonkeyPatch) -> FakeClient:
+    """The gateway's client is a FakeClient of a current index (store's reads stubbed)."""
+    client = FakeClient()
+    monkeypatch.setattr(store_gateway, "connect", lambda settings, supervised: client)
+    monkeypatch.setattr(store_gateway.store, "supervisor_status", lambda settings: None)
+    monkeypatch.setattr(store_gateway.store, "index_problems", lambda client, name, version: [])
+    monkeypatch.setattr(store_gateway.store, "counts", lambda collection: {"image": {1: 2}, "audio": {1: 3}})
+    monkeypatch.setattr(store_gateway.store, "model_versions", lambda collection: {"abc": 5})
+    return client
+
+
+def test_readiness_past_the_cool_down_ends_the_fail_fast(
+    fake_store: FakeClient, hung_ports: tuple[int, int]
+) -> None:
+    breaker = gateway(*hung_ports)
+    with pytest.raises(StoreUnavailable):
+        in_fresh_loop(breaker.call(fails))
+    with pytest.raises(StoreUnavailable, match="failed moments ago"):
+        in_fresh_loop(breaker.call(lambda: 1))
+    report = in_fresh_loop(breaker.readiness("abc", NoWatch()))  # type: ignore[arg-type]
+    assert report.ready and report.reasons == []
+    assert in_fresh_loop(breaker.call(lambda: 1)) == 1  # Weaviate seen whole: calls run again
+
+
+def test_readiness_not_ready_keeps_the_fail_fast(fake_store: FakeClient, hung_ports: tuple[int, int]) -> None:
+    fake_store.ready = False
+    breaker = gateway(*hung_ports)
+    with pytest.raises(StoreUnavailable):
+        in_fresh_loop(breaker.call(fails))
+    report = in_fresh_loop(breaker.readiness("abc", NoWatch()))  # type: ignore[arg-type]
+    assert not report.ready and report.reasons == ["Weaviate does not report ready"]
+    with pytest.raises(StoreUnavailable, match="failed moments ago"):
+        in_fresh_loop(breaker.call(lambda: 1))
+
+
+def test_readiness_past_the_deadline_is_a_reason(
+    fake_store: FakeClient, hung_ports: tuple[int, int], release: threading.Event
+) -> None:
+    fake_store.hang = release
+    breaker = gateway(*hung_ports, deadline_s=0.6)
+    report = in_fresh_loop(breaker.readiness("abc", NoWatch()))  # type: ignore[arg-type]
+    assert not report.ready and not any(report.checks.values())
+    assert report.reasons == ["Weaviate did not answer within 0.6 s"]
+
+
+def test_stats_reads_the_counts_each_time_and_the_server_version_once(
+    fake_store: FakeClient, hung_ports: tuple[int, int]
+) -> None:
+    breaker = gateway(*hung_ports)
+    for _ in range(2):
+        stats = in_fresh_loop(breaker.stats())
+        assert stats.counts == {"image": {1: 2}, "audio": {1: 3}} and stats.model_versions == {"abc": 5}
+        assert stats.weaviate_version == "1.39.0"
+    assert fake_store.meta_reads == 1
+
+
+def test_embedding_map_asks_the_cache_for_this_collection_and_version(
+    fake_store: FakeClient, hung_ports: tuple[int, int]
+) -> None:
+    asked: list[tuple[object, str]] = []
+
+    class Cache:
+        def get(self, collection: object, model_version: str) -> str:
+            asked.append((collection, model_version))
+            return "the map"
+
+    breaker = gateway(*hung_ports)
+    assert in_fresh_loop(breaker.embedding_map(Cache(), "abc")) == "the map"  # type: ignore[arg-type]
+    assert asked == [(f"collection {breaker._settings.collection}", "abc")]

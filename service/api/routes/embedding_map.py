@@ -8,8 +8,7 @@ from pydantic import BaseModel, Field
 from service.api.deps import QueryEncoderDep, ResourcesDep, SettingsDep, WeaviateDep
 from service.api.schemas import error_responses, multipart_body
 from service.api.uploads import read_single_upload
-from service.search.embedding_map import EmbeddingMap, MapCache
-from service.search.store_gateway import StoreGateway
+from service.search.embedding_map import MapCache
 from service.search.use_cases import query_info
 
 router = APIRouter(prefix="/map", tags=["map"])
@@ -67,15 +66,11 @@ async def get_map(
 ) -> Response:
     """Every indexed item placed by a 2-D PCA of its embedding, with the projection itself so
     that a client can place its own vectors (computed once per index state, then cached)."""
-    emap = await _current_map(cache, store, resources.encoders.model_version)
+    emap = await store.embedding_map(cache, resources.encoders.model_version)
     headers = {"ETag": emap.etag, "Cache-Control": "no-cache"}  # revalidate: the index can change
     if if_none_match is not None and emap.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(emap.body, media_type="application/json", headers=headers)
-
-
-async def _current_map(cache: MapCache, store: StoreGateway, model_version: str) -> EmbeddingMap:
-    return await store.call(lambda: cache.get(store.collection, model_version))
 
 
 @router.post(
@@ -95,6 +90,6 @@ async def project(
     a search's upload (same admission, preprocessing lanes and forward passes)."""
     data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
     encoded = await encoder.encode(data)
-    emap = await _current_map(cache, store, encoder.encoders.model_version)
+    emap = await store.embedding_map(cache, encoder.encoders.model_version)
     x, y = emap.projection.place(encoded.embedding)
     return ProjectedQuery(**query_info(encoded).model_dump(), x=round(float(x), 5), y=round(float(y), 5))
