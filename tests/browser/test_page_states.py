@@ -7,18 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from service.settings import ServiceSettings
-from tests.browser.helpers import (
-    SERVICE_UNAVAILABLE,
-    TIMEOUT_MS,
-    draw,
-    one_stroke,
-    poll,
-    result_labels,
-    searches,
-    shot,
-    wait_searches,
-    watched_page,
-)
+from tests.browser import helpers
 from tests.service.helpers import LiveServer, live_server_for, settings_for
 from tests.weaviate_server import free_port
 
@@ -43,42 +32,42 @@ def tab_to(page, element_id: str, presses: int = 5) -> bool:
 
 
 def test_page_asks_for_the_api_key_then_searches_and_plays(chromium, keyed_server: LiveServer) -> None:
-    with watched_page(chromium) as page:
+    with helpers.watched_page(chromium) as page:
         page.goto(keyed_server.url + "/")
-        page.wait_for_selector("#status[data-state='needs-key']", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#status[data-state='needs-key']", timeout=helpers.TIMEOUT_MS)
         field = page.get_by_label("API key")
-        field.wait_for(state="visible", timeout=TIMEOUT_MS)
+        field.wait_for(state="visible", timeout=helpers.TIMEOUT_MS)
         assert page.text_content("label[for='api-key']") == "API key"
         assert field.get_attribute("type") == "password"
         assert "asks for an API key" in page.text_content("#key-message")
         assert "API key" in page.text_content("#search-state")
-        shot(page, "11-api-key-asked")
+        helpers.shot(page, "11-api-key-asked")
 
         # a wrong key, typed from the keyboard: refused in words, the field stays
         assert tab_to(page, "api-key"), "the API key field is not reachable with Tab"
         page.keyboard.type("not-the-key")
         page.keyboard.press("Enter")
-        poll(page, lambda: "not accepted" in page.text_content("#key-message"), "the refusal")
+        helpers.poll(page, lambda: "not accepted" in page.text_content("#key-message"), "the refusal")
         assert field.is_visible() and page.evaluate("sessionStorage.length") == 0
 
         # the right key: ready, kept for this tab, sent on every call
         assert tab_to(page, "api-key")
         page.keyboard.type(KEY)
         page.keyboard.press("Enter")
-        page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
-        page.wait_for_selector("#map[data-points]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#status[data-state='ready']", timeout=helpers.TIMEOUT_MS)
+        page.wait_for_selector("#map[data-points]", timeout=helpers.TIMEOUT_MS)
         assert not field.is_visible()
         assert page.evaluate("sessionStorage.getItem('digitbridge.api-key')") == KEY
 
-        before = searches(page)
-        draw(page, one_stroke())
-        wait_searches(page, before)
-        labels = result_labels(page)
+        before = helpers.searches(page)
+        helpers.draw(page, helpers.one_stroke())
+        helpers.wait_searches(page, before)
+        labels = helpers.result_labels(page)
         assert len(labels) == 5 and [lab for _, lab in labels] == [1] * 5, labels
         assert all(m == "audio" for m, _ in labels)
         assert page.text_content("#draw-error") == ""
         # the recordings came through the key (object URLs of the fetched bytes) and play
-        poll(
+        helpers.poll(
             page,
             lambda: page.eval_on_selector_all(
                 "#results audio", "els => els.length === 5 && els.every(a => a.src.startsWith('blob:'))"
@@ -91,11 +80,11 @@ def test_page_asks_for_the_api_key_then_searches_and_plays(chromium, keyed_serve
         )
         played = page.eval_on_selector("#results audio", play)
         assert played["paused"] is False and played["duration"] > 0, played
-        shot(page, "12-api-key-search")
+        helpers.shot(page, "12-api-key-search")
 
         # a reload in the same tab keeps the key: no question asked again
         page.reload()
-        page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#status[data-state='ready']", timeout=helpers.TIMEOUT_MS)
         assert not field.is_visible()
 
 
@@ -129,9 +118,9 @@ def test_not_ready_service_says_why_by_the_banner_and_the_controls(
     server, phrase, case = unready_server
     ready = httpx.get(server.url + "/readyz", timeout=10)
     assert ready.status_code == 503 and any(phrase in r for r in ready.json()["reasons"]), ready.text
-    with watched_page(chromium, allowed=(SERVICE_UNAVAILABLE,)) as page:
+    with helpers.watched_page(chromium, allowed=(helpers.SERVICE_UNAVAILABLE,)) as page:
         page.goto(server.url + "/")
-        page.wait_for_selector("#status[data-state='not-ready']", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#status[data-state='not-ready']", timeout=helpers.TIMEOUT_MS)
         status = page.text_content("#status")
         assert status.startswith("Service not ready:") and phrase in status, status
         assert "unknown reason" not in status
@@ -140,10 +129,10 @@ def test_not_ready_service_says_why_by_the_banner_and_the_controls(
         assert page.locator("#search-state").is_visible()
 
         # a search tried anyway fails in words, next to the pad, with the same reason
-        draw(page, one_stroke())
+        helpers.draw(page, helpers.one_stroke())
         error = page.locator("#draw-error")
-        error.wait_for(state="visible", timeout=TIMEOUT_MS)
+        error.wait_for(state="visible", timeout=helpers.TIMEOUT_MS)
         assert "not ready" in error.text_content() and phrase in error.text_content(), error.text_content()
         assert page.locator("#results li.result").count() == 0
         assert page.get_attribute("#map", "data-points") is None
-        shot(page, f"13-not-ready-{case}")
+        helpers.shot(page, f"13-not-ready-{case}")
