@@ -1,15 +1,17 @@
-"""python -m indexer [--recreate] [--limit N] [--sources mnist,fsdd] [--batch-size N]
+"""python -m indexer [--recreate] [--limit N] [--sources mnist,fsdd] [--batch-size N] [...]
 
 Embeds the MNIST test set and the FSDD validation split with the checkpoint (CHECKPOINT) and
-writes them into Weaviate (WEAVIATE_URL, or the embedded server). Exit status: 0 when every
+writes them into Weaviate (WEAVIATE_URL, or the embedded server). The options are
+IndexerSettings' fields, each also an env var (`--help` lists both). Exit status: 0 when every
 object was written and the end checks passed, 1 when any object failed or a check failed,
-2 when Weaviate, the checkpoint or the data cannot be reached.
+2 for a wrong option, or when Weaviate, the checkpoint or the data cannot be reached.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from pydantic_settings import CliApp
 
 from indexer.pipeline import Report, run
 from indexer.settings import IndexerSettings
@@ -18,20 +20,8 @@ from store import StoreUnavailable
 
 
 def parse_args(argv: list[str] | None) -> IndexerSettings:
-    parser = argparse.ArgumentParser(prog="python -m indexer", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--recreate", action="store_true", default=None, help="drop the collection first")
-    parser.add_argument("--limit", type=int, help="at most N items per source (INDEX_LIMIT)")
-    parser.add_argument("--sources", help="comma-separated: mnist,fsdd (INDEX_SOURCES)")
-    parser.add_argument("--batch-size", type=int, help="objects per embed + insert batch (BATCH_SIZE)")
-    args = parser.parse_args(argv)
-    overrides = {
-        "recreate": args.recreate,
-        "index_limit": args.limit,
-        "index_sources": args.sources,
-        "batch_size": args.batch_size,
-    }
-    # Flags win over env / .env; flags not given leave the settings alone.
-    return IndexerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    """The settings from the environment, .env and `argv` (sys.argv[1:] when None); options win."""
+    return CliApp.run(IndexerSettings, cli_args=argv)
 
 
 def summary(report: Report) -> str:

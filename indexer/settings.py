@@ -1,6 +1,7 @@
 """The indexer's settings: the store's settings plus what one indexing run covers."""
 
 from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from store.settings import StoreSettings
 
@@ -8,12 +9,17 @@ SOURCES = ("mnist", "fsdd")
 
 
 class IndexerSettings(StoreSettings):
-    """Indexer options; each is also an env var (BATCH_SIZE, INDEX_SOURCES, INDEX_LIMIT, RECREATE)."""
+    """Fills the collection: embeds MNIST test + FSDD validation. Each option is also an env var."""
 
-    batch_size: int = Field(default=256, ge=1, le=10_000)
-    index_sources: str = "mnist,fsdd"
-    index_limit: int | None = Field(default=None, ge=0)  # at most this many items per source (quick runs)
-    recreate: bool = False
+    model_config = SettingsConfigDict(
+        cli_prog_name="python -m indexer",
+        cli_shortcuts={"index-sources": "sources", "index-limit": "limit"},
+    )
+
+    batch_size: int = Field(default=256, ge=1, le=10_000, description="objects per embed + insert batch")
+    index_sources: str = Field(default="mnist,fsdd", description="comma-separated: mnist,fsdd")
+    index_limit: int | None = Field(default=None, ge=0, description="at most N items per source (quick runs)")
+    recreate: bool = Field(default=False, description="drop the collection first")
 
     @field_validator("index_sources")
     @classmethod

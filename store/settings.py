@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, SecretStr
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from models.settings import ModelSettings
 
@@ -11,15 +11,16 @@ from models.settings import ModelSettings
 class StoreSettings(ModelSettings):
     """Env names are the upper-case field names (WEAVIATE_URL, COLLECTION, ...)."""
 
-    weaviate_url: AnyHttpUrl | None = None  # None: run the embedded server
+    weaviate_url: AnyHttpUrl | None = Field(default=None, description="unset: run the embedded server")
     weaviate_grpc_port: int = 50051
     weaviate_api_key: SecretStr | None = None
-    weaviate_port: int = 8079  # HTTP port of the embedded server
+    weaviate_port: int = Field(default=8079, description="HTTP port of the embedded server")
     weaviate_data_dir: Path = Path.home() / ".local/share/digitbridge/weaviate"
-    weaviate_timeout_s: float = 5.0  # connecting, and each query
-    # Each batch write, replicas included: a write at ALL with a hung replica fails after this
-    # (a 256-object batch takes ~0.1 s, so 10 s is ample headroom, not a wait for a dead node).
-    weaviate_write_timeout_s: float = 10.0
+    weaviate_timeout_s: float = Field(default=5.0, description="connecting, and each query")
+    weaviate_write_timeout_s: float = Field(
+        default=10.0,
+        description="each batch write, replicas included (a write at ALL with a hung replica fails after it)",
+    )
     collection: str = "Digit"
     shards: int = 1
     replication_factor: int = 1

@@ -14,7 +14,6 @@ bytes) and FSDD validation (takes 0-4, 300 WAV files), through the same
   `targets_met`.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,11 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import Field
+from pydantic_settings import CliApp, SettingsConfigDict
 
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.encoders import LoadedEncoders, load_encoders
 from models.preprocess import prepare
-from models.settings import add_model_arguments
+from models.settings import ModelSettings
 from training.retrieval_metrics import retrieval_metrics, topk_precision
 
 TARGETS = {
@@ -87,18 +88,27 @@ def evaluate(encoders: LoadedEncoders, data_dir: Path) -> dict:
     return result
 
 
+class EvaluateSettings(ModelSettings):
+    """Evaluates the encoders on the validation splits. Each option is also an env var."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EVALUATE_",
+        cli_prog_name="python -m training.evaluate",
+        cli_shortcuts={"json-path": "json"},
+    )
+
+    json_path: Path | None = Field(default=None, description="write the metrics here (else print them)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Evaluate the encoders on the validation splits.")
-    add_model_arguments(parser)
-    parser.add_argument("--json", type=Path, help="write the metrics here (else print them)")
-    args = parser.parse_args(argv)
-    encoders = load_encoders(args.checkpoint, args.device)
-    result = evaluate(encoders, args.data_dir)
-    result["checkpoint"] = str(args.checkpoint)
+    settings = CliApp.run(EvaluateSettings, cli_args=argv)
+    encoders = load_encoders(settings.checkpoint, settings.device)
+    result = evaluate(encoders, settings.data_dir)
+    result["checkpoint"] = str(settings.checkpoint)
     text = json.dumps(result, indent=2)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    if settings.json_path:
+        settings.json_path.parent.mkdir(parents=True, exist_ok=True)
+        settings.json_path.write_text(text + "\n")
     else:
         sys.stdout.write(text + "\n")
     return 0

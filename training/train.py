@@ -1,4 +1,4 @@
-"""Train both encoders into one space: `python -m training.train [--steps N] [--out PATH]`.
+"""Train both encoders into one space: `python -m training.train [--steps N] [--out PATH] [...]`.
 
 Each step draws a batch of MNIST digits and a batch of FSDD clips (both augmented),
 embeds them, and minimises cross-entropy against class prototypes shared by the two
@@ -6,17 +6,17 @@ modalities plus a cross-modal supervised-contrastive term (image<->audio pairs o
 same digit are positives). The best checkpoint on the held-out selection split wins.
 """
 
-import argparse
 import copy
 import json
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import Field
+from pydantic_settings import CliApp, SettingsConfigDict
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
@@ -27,27 +27,32 @@ from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
 from models.image_preprocess import normalise_digit, standardise_digits
 from models.modality import Modality
-from models.settings import DEFAULT_CHECKPOINT, ModelSettings
+from models.settings import DEFAULT_CHECKPOINT, DataSettings
 from training.augment import augment_digits, augment_wave, warp_vocal_tract
 from training.retrieval_metrics import retrieval_metrics
 
 
-@dataclass
-class TrainArgs:
+class TrainSettings(DataSettings):
+    """Trains both encoders into one space. Each option is also an env var (TRAIN_<NAME>)."""
+
+    # TRAIN_: the indexer's BATCH_SIZE, a shell's THREADS or SEED never reach training
+    model_config = SettingsConfigDict(env_prefix="TRAIN_", cli_prog_name="python -m training.train")
+
     steps: int = 8000
-    batch_size: int = 64  # per modality
-    audio_copies: int = 24  # augmented versions of each training clip
-    synthetic_speakers: str = "flite"  # or "none": flite's voices join FSDD's train split
+    batch_size: int = Field(default=64, description="per modality")
+    audio_copies: int = Field(default=24, description="augmented versions of each training clip")
+    synthetic_speakers: str = Field(
+        default="flite", description="flite (its voices join FSDD's train split) or none"
+    )
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    loss: str = "proto+supcon"  # or "proto", "triplet+ce"
+    loss: str = Field(default="proto+supcon", description="proto+supcon, proto or triplet+ce")
     supcon_weight: float = 1.0
     temperature: float = 0.1
     eval_every: int = 1000
     seed: int = 0
     threads: int = 2
-    data_dir: Path = field(default_factory=lambda: ModelSettings().data_dir)
-    out: Path = DEFAULT_CHECKPOINT
+    out: Path = Field(default=DEFAULT_CHECKPOINT, description="the checkpoint to write")
     plots: Path = Path("models/plots")
 
 
@@ -162,7 +167,7 @@ def cross_modal_supcon(img: torch.Tensor, aud: torch.Tensor, yi: torch.Tensor, y
     return 0.5 * (one_way(logits, positives) + one_way(logits.T, positives.T))
 
 
-def loss_fn(model: DigitEncoders, args: TrainArgs, emb_i, emb_a, yi, ya) -> torch.Tensor:
+def loss_fn(model: DigitEncoders, args: TrainSettings, emb_i, emb_a, yi, ya) -> torch.Tensor:
     ce = F.cross_entropy(model.logits(emb_i), yi) + F.cross_entropy(model.logits(emb_a), ya)
     if args.loss == "proto":
         return ce
@@ -200,7 +205,7 @@ def selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels
     }
 
 
-def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
+def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
     config = config or EncoderConfig()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -259,7 +264,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
     model.load_state_dict(best_state)
     wall = time.time() - started
     meta = {
-        "train_args": {k: str(v) for k, v in asdict(args).items()},
+        "train_args": {k: str(v) for k, v in args.model_dump(exclude={"cache_dir"}).items()},
         "command": "python -m training.train " + " ".join(sys.argv[1:]),
         "best_selection": best,
         "wall_seconds": round(wall, 1),
@@ -283,13 +288,7 @@ def train(args: TrainArgs, config: EncoderConfig | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    defaults = TrainArgs()
-    parser = argparse.ArgumentParser(description=__doc__)
-    for name, value in asdict(defaults).items():
-        kind = type(value) if not isinstance(value, Path) else Path
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
-    args = TrainArgs(**vars(parser.parse_args(argv)))
-    train(args)
+    train(CliApp.run(TrainSettings, cli_args=argv))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from models.encoders import DigitEncoders, load_encoders, save_checkpoint
 from models.settings import ModelSettings
 from training import train
 from training.augment import augment_digits
-from training.train import TrainArgs, cross_modal_supcon, loss_fn, spec_augment_batch
+from training.train import TrainSettings, cross_modal_supcon, loss_fn, spec_augment_batch
 
 CONFIG = EncoderConfig()
 
@@ -42,7 +42,7 @@ def test_a_few_steps_reduce_the_loss():
     x_img = torch.randn(32, 1, 28, 28)
     x_aud = torch.randn(32, 1, CONFIG.audio.n_mels, CONFIG.audio.frames)
     y = torch.arange(32) % 10
-    args = TrainArgs()
+    args = TrainSettings()
     losses = []
     for _ in range(15):
         loss = loss_fn(model, args, model.embed("image", x_img), model.embed("audio", x_aud), y, y)

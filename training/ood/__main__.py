@@ -1,17 +1,20 @@
 """`python -m training.ood [--json PATH] [--grid PNG] [--low-res-grid PNG] [--log-mel-grid PNG]`:
 the OOD report of a checkpoint, and pictures of what the encoders see.
 
-Defaults come from models.settings (CHECKPOINT, DATA_DIR, DEVICE, DIGITBRIDGE_CACHE);
-the flags override them.
+The options are OodSettings' fields: models.settings' (CHECKPOINT, DATA_DIR, DEVICE,
+DIGITBRIDGE_CACHE, whose ood/ folder caches the generated speech) and the report's own
+(OOD_JSON_PATH, ...); an option wins over its env var.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from pydantic import Field
+from pydantic_settings import CliApp, SettingsConfigDict
+
 from models.encoders import load_encoders
-from models.settings import add_model_arguments
+from models.settings import ModelSettings
 from training.ood.grid import log_mel_grid, normalised_grid, upload_and_normalised_grid
 from training.ood.low_res import IMAGE_CONDITIONS, low_res_digits
 from training.ood.recording_conditions import AUDIO_CONDITIONS, condition_speech
@@ -19,29 +22,25 @@ from training.ood.rendered_digits import OodImage, rendered_digits
 from training.ood.report import evaluate_ood
 
 
+class OodSettings(ModelSettings):
+    """Out-of-distribution evaluation of the DigitBridge encoders. Each option is also an env var."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OOD_", cli_prog_name="python -m training.ood", cli_shortcuts={"json-path": "json"}
+    )
+
+    json_path: Path | None = Field(default=None, description="also write the report here (it is printed too)")
+    grid: Path | None = Field(default=None, description="also write a PNG grid of the normalised OOD images")
+    low_res_grid: Path | None = Field(
+        default=None, description="also write a PNG of low-res uploads and what the encoder sees"
+    )
+    log_mel_grid: Path | None = Field(
+        default=None, description="also write a PNG of recording conditions' log-mels"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.ood",
-        description="Out-of-distribution evaluation of the DigitBridge encoders",
-    )
-    add_model_arguments(parser)
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="where generated speech is cached (default: DIGITBRIDGE_CACHE/ood)",
-    )
-    parser.add_argument(
-        "--json", dest="json_path", type=Path, default=None, help="write the report here (default: stdout)"
-    )
-    parser.add_argument("--grid", default=None, help="also write a PNG grid of the normalised OOD images")
-    parser.add_argument(
-        "--low-res-grid", default=None, help="also write a PNG of low-res uploads and what the encoder sees"
-    )
-    parser.add_argument(
-        "--log-mel-grid", default=None, help="also write a PNG of recording conditions' log-mels"
-    )
-    args = parser.parse_args(argv)
+    args = CliApp.run(OodSettings, cli_args=argv)
 
     encoders = load_encoders(args.checkpoint, args.device)
     digits = rendered_digits()
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     report = evaluate_ood(
         encoders,
         args.data_dir,
-        args.cache_dir,
+        args.cache_dir / "ood",
         digits=digits,
         condition_audio=condition_audio,
         condition_images=condition_images,
