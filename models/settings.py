@@ -26,6 +26,8 @@ class ModelSettings(BaseSettings):
 
     checkpoint: Path = DEFAULT_CHECKPOINT  # its sha256 prefix is the model version
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    # ENCODER_RUNTIME: auto = ONNX Runtime on CPU, PyTorch on CUDA (models/runtime.py)
+    encoder_runtime: Literal["auto", "onnx", "torch"] = "auto"
     data_dir: Path = DEFAULT_DATA_DIR  # holds mnist/ and fsdd/ (downloaded there when absent)
     cache_dir: Path = Field(  # unpacked MNIST, generated out-of-distribution media
         default=Path.home() / ".cache" / "digitbridge",

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from models.encoders import load_encoders
+from models.runtime import load_encoders
 from models.settings import add_model_arguments
 from training.ood.grid import log_mel_grid, normalised_grid, upload_and_normalised_grid
 from training.ood.low_res import IMAGE_CONDITIONS, low_res_digits
