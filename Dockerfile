@@ -1,12 +1,14 @@
 # DigitBridge: one image for the search service (default command) and the indexer
 # (`python -m indexer`).
 #
-#   docker build -t digitbridge:0.1.0 .                                  # CPU PyTorch
-#   docker build --build-arg TORCH_VARIANT=cu130 -t digitbridge:0.1.0-cu130 .   # CUDA 13.0
+#   docker build -t digitbridge:0.1.0 .                                  # CPU: ONNX Runtime, no PyTorch
+#   docker build --build-arg TORCH_VARIANT=cu130 -t digitbridge:0.1.0-cu130 .   # + PyTorch, CUDA 13.0
 #
-# The CUDA variant keeps the same slim base: PyTorch's CUDA wheels carry the CUDA
-# runtime libraries as pip packages, and the host's NVIDIA driver comes in through the
-# NVIDIA Container Toolkit (compose's `gpu` profile reserves the device).
+# On CPU the encoders run on ONNX Runtime from the graphs committed beside the checkpoint
+# (models/runtime.py), so the default image carries no PyTorch. The CUDA variant adds PyTorch
+# on the same slim base: its CUDA wheels carry the CUDA runtime libraries as pip packages,
+# and the host's NVIDIA driver comes in through the NVIDIA Container Toolkit (compose's `gpu`
+# profile reserves the device).
 
 # Exact tag (no `latest`, no floating `3.11`): the interpreter matches pyproject's
 # requires-python and the version requirements.lock was resolved with.
@@ -15,9 +17,10 @@ ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 # ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS builder
 
-# cpu | cu130 | ... : a directory of PyTorch's wheel index. Only torch, torchvision and
-# torchaudio come from there; everything else comes from PyPI at requirements.lock's pins.
-ARG TORCH_VARIANT=cpu
+# none | cpu | cu130 | ... : none installs no PyTorch (ONNX Runtime serves on CPU); otherwise a
+# directory of PyTorch's wheel index, where torch alone comes from; everything else comes from
+# PyPI at requirements.lock's pins.
+ARG TORCH_VARIANT=none
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/${TORCH_VARIANT}
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -28,15 +31,16 @@ WORKDIR /build
 COPY pyproject.toml requirements.lock ./
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# 1. PyTorch from the chosen index, at the lock's versions (2.11.0 matches 2.11.0+cpu).
-# 2. The runtime dependencies named in pyproject (not the dev tools), constrained by the
-#    lock. The torch family and its CUDA wheels are left out of the constraints: they are
-#    already installed from step 1 and differ between CPU and CUDA builds.
+# 1. Unless TORCH_VARIANT=none: PyTorch from the chosen index, at the lock's version (2.11.0
+#    matches 2.11.0+cu130), for DEVICE=cuda.
+# 2. The runtime dependencies named in pyproject (not training's, not the dev tools),
+#    constrained by the lock. The torch family and its CUDA wheels are left out of the
+#    constraints: they differ between CPU and CUDA builds.
 RUN python -m venv /opt/venv \
- && grep -E '^(torch|torchvision|torchaudio)==' requirements.lock > torch.txt \
- && grep -vE '^(torch|torchvision|torchaudio|triton|nvidia-|cuda-)' requirements.lock > constraints.txt \
+ && grep -E '^torch==' requirements.lock > torch.txt \
+ && grep -vE '^(torch|torchaudio|triton|nvidia-|cuda-)' requirements.lock > constraints.txt \
  && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > runtime.txt \
- && /opt/venv/bin/pip install --index-url "${TORCH_INDEX_URL}" -r torch.txt \
+ && if [ "${TORCH_VARIANT}" != none ]; then /opt/venv/bin/pip install --index-url "${TORCH_INDEX_URL}" -r torch.txt; fi \
  && /opt/venv/bin/pip install -c constraints.txt -r runtime.txt \
  && /opt/venv/bin/pip check
 
@@ -61,14 +65,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000 \
     WORKERS=1 \
     DEVICE=auto \
+    ENCODER_RUNTIME=auto \
     CHECKPOINT=/app/models/checkpoints/digitbridge.pt \
     DATA_DIR=/data
 
 COPY --from=builder /opt/venv /opt/venv
 
 # Only what runs: the packages the image's commands import, whole (training/ stays out), with
-# the committed checkpoint (models/checkpoints; .dockerignore leaves the model card, metrics
-# and plots out) and the web page (service/static). Owned by root and read-only for the app user.
+# the committed checkpoint and its ONNX graphs (models/checkpoints; .dockerignore leaves the
+# model card, metrics and plots out) and the web page (service/static). Owned by root and read-only for the app user.
 WORKDIR /app
 COPY models/ ./models/
 COPY store/ ./store/

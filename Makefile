@@ -6,7 +6,7 @@ LOCK_HASH := $(shell sha256sum requirements.lock | cut -c1-16)
 VENV ?= $(HOME)/.cache/digitbridge/venv-$(LOCK_HASH)
 PY := $(VENV)/bin/python
 
-.PHONY: venv system-deps go weaviate deploy-tools run test evaluate index train lint bench
+.PHONY: venv system-deps go weaviate deploy-tools run test evaluate index train export lint bench
 
 venv: $(VENV)/.ok
 # No prerequisite on the lock's mtime: the venv's path already carries the lock's hash
@@ -44,6 +44,10 @@ index: venv weaviate
 train: venv
 	scripts/system_deps.sh train
 	$(PY) -m training.train
+
+# The checkpoint's ONNX graphs (what CPU serving runs); train does it after saving.
+export: venv
+	$(PY) -m training.export
 
 evaluate: venv
 	$(PY) -m training.evaluate --json models/metrics.json && cat models/metrics.json

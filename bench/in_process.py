@@ -4,16 +4,15 @@ and the encoders alone at batch 1 and 64 (per-item cost)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-import torch
 from weaviate.collections import Collection
 
 import store
-from models.encoders import LoadedEncoders
 from models.modality import OTHER
 from models.preprocess import prepare
+from models.runtime import Encoders
 
 
 def stats_ms(seconds: Sequence[float]) -> dict[str, float]:
@@ -28,7 +27,7 @@ def stats_ms(seconds: Sequence[float]) -> dict[str, float]:
 
 
 def pipeline_floor(
-    encoders: LoadedEncoders, collection: Collection, uploads: Sequence[bytes], k: int = 5, warmup: int = 10
+    encoders: Encoders, collection: Collection, uploads: Sequence[bytes], k: int = 5, warmup: int = 10
 ) -> dict[str, dict[str, float]]:
     """Per request, sequentially: prepare (decode + preprocess), classify at batch 1, store.search."""
     steps: dict[str, list[float]] = {"decode": [], "embed": [], "search": [], "total": []}
@@ -36,7 +35,7 @@ def pipeline_floor(
         t0 = time.perf_counter()
         prepared = prepare(data, encoders.config)
         t1 = time.perf_counter()
-        embeddings, _ = encoders.classify(prepared.modality, prepared.tensor.unsqueeze(0))
+        embeddings, _ = encoders.classify(prepared.modality, prepared.tensor[None])
         t2 = time.perf_counter()
         store.search(collection, embeddings[0].tolist(), OTHER[prepared.modality], limit=k)
         t3 = time.perf_counter()
@@ -47,14 +46,14 @@ def pipeline_floor(
 
 
 def embed_alone(
-    encoders: LoadedEncoders, uploads: Sequence[bytes], batch: int, budget_s: float
+    encoders: Encoders, uploads: Sequence[bytes], batch: int, budget_s: float
 ) -> dict[str, float]:
     """Forward passes of `batch` prepared inputs, repeated for about `budget_s`: ms per item."""
     prepared = [prepare(data, encoders.config) for data in uploads[:batch]]
     while len(prepared) < batch:  # fewer uploads than the batch: repeat them
         prepared += prepared[: batch - len(prepared)]
     modality = prepared[0].modality
-    tensor = torch.stack([p.tensor for p in prepared])
+    tensor = np.stack([p.tensor for p in prepared])
     for _ in range(3):  # warm-up (allocator, cuDNN autotuning on a GPU)
         encoders.classify(modality, tensor)
     times: list[float] = []
@@ -74,7 +73,7 @@ def embed_alone(
 
 
 def run_in_process(
-    encoders: LoadedEncoders,
+    encoders: Encoders,
     collection: Collection,
     images: Sequence[bytes],
     clips: Sequence[bytes],
@@ -82,15 +81,15 @@ def run_in_process(
     embed_budget_s: float,
     cpu_threads: int,
 ) -> dict:
-    """All of the floor on one device; on the CPU with `cpu_threads` intra-op threads (the service's
-    choice, so that the floor and the HTTP numbers compare like with like)."""
-    previous = torch.get_num_threads()
-    if encoders.device.type == "cpu":
-        torch.set_num_threads(cpu_threads)
+    """All of the floor on one engine; PyTorch on the CPU with `cpu_threads` intra-op threads (the
+    service's choice, as ONNX Runtime's, so the floor and the HTTP numbers compare like with like)."""
+    restore = (
+        _torch_threads(cpu_threads) if encoders.runtime == "torch" and encoders.device == "cpu" else None
+    )
     try:
         return {
-            "device": str(encoders.device),
-            "torch_threads": torch.get_num_threads(),
+            "device": encoders.device,
+            "runtime": encoders.runtime,
             "pipeline_batch1": {
                 "png": pipeline_floor(encoders, collection, images[:requests]),
                 "wav": pipeline_floor(encoders, collection, clips[:requests]),
@@ -101,4 +100,13 @@ def run_in_process(
             },
         }
     finally:
-        torch.set_num_threads(previous)
+        if restore is not None:
+            restore()
+
+
+def _torch_threads(threads: int) -> Callable[[], None]:
+    import torch  # the torch engine only
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return lambda: torch.set_num_threads(previous)

@@ -84,7 +84,7 @@ def ratios(results: dict) -> list[str]:
 
 
 def _device(r: dict) -> str:
-    return f"{r['device']} ({r['torch_threads']} thread{'s' if r['torch_threads'] != 1 else ''})"
+    return f"{r['device']}, {r.get('runtime', 'torch')}"
 
 
 def in_process_tables(in_process: dict) -> list[str]:
@@ -94,14 +94,14 @@ def in_process_tables(in_process: dict) -> list[str]:
         for r in in_process.values()
         for q, s in r["pipeline_batch1"].items()
     ]
-    header = ["device", "query", "decode p50", "embed p50", "search p50", "total p50", "total p99"]
+    header = ["engine", "query", "decode p50", "embed p50", "search p50", "total p50", "total p99"]
     embed_rows = [
         [_device(r), modality, str(e["batch"]), f"{e['ms_per_item_p50']:.3f}", f"{e['items_per_s']:,.0f}"]
         for r in in_process.values()
         for modality, es in r["embed_alone"].items()
         for e in es
     ]
-    embed_header = ["device", "encoder", "batch", "ms per item", "items/s"]
+    embed_header = ["engine", "encoder", "batch", "ms per item", "items/s"]
     return [*_table(header, rows), "", *_table(embed_header, embed_rows)]
 
 
@@ -174,7 +174,8 @@ def _header(results: dict[str, Any]) -> list[str]:
         "",
         f"Machine: {m.get('cpu')}, {m.get('usable_cores')} usable cores, {m.get('ram_gb')} GB RAM, "
         f"GPU: {m.get('gpu')}; load average at start {m.get('load_average_at_start')}. "
-        f"Python {m.get('python')}, torch {m.get('torch')} ({m.get('torch_threads')} threads), "
+        f"Python {m.get('python')}, torch {m.get('torch')}, onnxruntime {m.get('onnxruntime')} "
+        f"(one intra-op thread each), "
         f"Weaviate {m.get('weaviate_server')} (client {m.get('weaviate_client')}), hey {m.get('hey')}, "
         f"commit {m.get('commit')}.",
         "",

@@ -113,6 +113,7 @@ def _git_commit(root: Path) -> str:
 
 def machine(root: Path, hey_version: str) -> dict:
     """CPU, cores, RAM, accelerator and library versions."""
+    import onnxruntime
     import torch
     import weaviate
 
@@ -128,7 +129,7 @@ def machine(root: Path, hey_version: str) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        "onnxruntime": onnxruntime.__version__,
         "weaviate_server": WEAVIATE_VERSION,
         "weaviate_client": weaviate.__version__,
         "hey": hey_version,

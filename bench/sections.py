@@ -75,18 +75,16 @@ def ceiling(
 
 
 def in_process(args: argparse.Namespace, settings: Any, collection: Any) -> dict:
-    import torch
-
     from bench.in_process import run_in_process
-    from models.encoders import load_encoders
+    from models.runtime import gpu_present, load_encoders
 
     images, clips = uploads(settings, args.inproc_requests)
-    devices = [settings.device]
-    if torch.cuda.is_available() and settings.device != "cpu":
-        devices.append("cpu")  # on a GPU machine: the CPU figures beside the GPU ones
+    # ONNX Runtime (what CPU serving runs) beside PyTorch on the CPU (what it ran before),
+    # and PyTorch on the GPU when there is one.
+    engines = [("cpu", "onnx"), ("cpu", "torch")] + ([("cuda", "torch")] if gpu_present() else [])
     return {
-        device: run_in_process(
-            load_encoders(settings.checkpoint, device),
+        f"{device}-{runtime}": run_in_process(
+            load_encoders(settings.checkpoint, device, runtime),
             collection,
             images,
             clips,
@@ -94,7 +92,7 @@ def in_process(args: argparse.Namespace, settings: Any, collection: Any) -> dict
             args.embed_budget,
             args.inproc_threads,
         )
-        for device in devices
+        for device, runtime in engines
     }
 
 

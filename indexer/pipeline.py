@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 import weaviate
 from tqdm import tqdm
 from weaviate.classes.data import DataObject
@@ -38,7 +38,7 @@ from indexer.records import Record
 from indexer.settings import SOURCES, IndexerSettings
 
 if TYPE_CHECKING:
-    from models.encoders import LoadedEncoders
+    from models.runtime import Encoders
 
 # One object as collection.data.insert_many takes it.
 ObjectToWrite = DataObject[Mapping[str, Any], None]
@@ -74,11 +74,11 @@ def stored_versions(collection: Collection) -> dict[str, str]:
 
 
 def run(settings: IndexerSettings, *, progress: bool = True) -> Report:
-    from models.encoders import load_encoders
+    from models.runtime import load_encoders
 
     report = Report()
     t0 = time.perf_counter()
-    encoders = load_encoders(settings.checkpoint, settings.device)
+    encoders = load_encoders(settings.checkpoint, settings.device, settings.encoder_runtime)
     report.model_version = encoders.model_version
     records = reader.read(settings.sources, settings.data_dir, settings.index_limit)
     report.total = len(records)
@@ -128,7 +128,7 @@ def _batches(records: Sequence[Record], size: int) -> Iterator[list[Record]]:
 
 
 def embed_batch(
-    encoders: LoadedEncoders, batch: Sequence[Record], report: Report
+    encoders: Encoders, batch: Sequence[Record], report: Report
 ) -> list[tuple[Record, ObjectToWrite]]:
     """prepare (the upload path) + embed; returns the objects to write, records media failures."""
     from models.media_errors import MediaError
@@ -147,7 +147,7 @@ def embed_batch(
         return []
 
     t = time.perf_counter()
-    vectors = encoders.embed(ok[0].modality, torch.stack(tensors))
+    vectors = encoders.embed(ok[0].modality, np.stack(tensors))
     report.seconds["embed"] += time.perf_counter() - t
 
     return [

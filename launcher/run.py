@@ -21,7 +21,7 @@ import weaviate
 import store
 from indexer import pipeline
 from indexer.settings import IndexerSettings
-from models.encoders import file_version
+from models.runtime import file_version
 from service.logs import logging_config
 from service.settings import ServiceSettings
 from store import StoreSettings

@@ -1,4 +1,4 @@
-"""The two data sets: MNIST (through torchvision) and the Free Spoken Digit Dataset.
+"""The two data sets: MNIST and the Free Spoken Digit Dataset.
 
 Both are read from DATA_DIR (see models.settings), laid out as mnist/*.gz and fsdd/recordings/.
 When a set is absent it is downloaded from its publisher and checked against known
@@ -93,32 +93,28 @@ def download_mnist(data_dir: Path, mirrors: tuple[str, ...] = MNIST_MIRRORS) -> 
             raise _no_data(f"MNIST file {name}", data_dir, errors)
 
 
-def _mnist_raw_root(data_dir: Path) -> Path:
-    """torchvision's MNIST reads uncompressed IDX files from ROOT/MNIST/raw: unpack once."""
-    if not all((data_dir / "mnist" / f"{n}.gz").exists() for n in MNIST_FILES):
-        download_mnist(data_dir)
-    root = cache_dir() / "mnist"
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for name, md5 in MNIST_FILES.items():
-        out = raw / name
-        if out.exists() and out.stat().st_size > 0:
-            continue
-        data = gzip.decompress((data_dir / "mnist" / f"{name}.gz").read_bytes())
-        if hashlib.md5(data).hexdigest() != md5:  # noqa: S324
-            raise DataUnavailableError(f"{data_dir}/mnist/{name}.gz is corrupt (md5 mismatch)")
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(out)
-    return root
+def _read_idx(data_dir: Path, name: str) -> np.ndarray:
+    """One MNIST IDX file (gzipped in DATA_DIR/mnist), checked against its published md5.
+
+    IDX: two zero bytes, a type byte (0x08 = uint8), the number of dimensions, then each
+    dimension as a big-endian uint32, then the values."""
+    data = gzip.decompress((data_dir / "mnist" / f"{name}.gz").read_bytes())
+    if hashlib.md5(data).hexdigest() != MNIST_FILES[name]:  # noqa: S324
+        raise DataUnavailableError(f"{data_dir}/mnist/{name}.gz is corrupt (md5 mismatch)")
+    dims = data[3]
+    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=dims, offset=4))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def load_mnist(data_dir: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [N, 28, 28], labels int64 [N]) of the MNIST train or test set."""
-    from torchvision.datasets import MNIST  # heavy import, only when data is needed
-
-    dataset = MNIST(str(_mnist_raw_root(Path(data_dir))), train=train, download=False)
-    return dataset.data.numpy(), dataset.targets.numpy().astype(np.int64)
+    data_dir = Path(data_dir)
+    if not all((data_dir / "mnist" / f"{n}.gz").exists() for n in MNIST_FILES):
+        download_mnist(data_dir)
+    prefix = "train" if train else "t10k"
+    images = _read_idx(data_dir, f"{prefix}-images-idx3-ubyte")
+    labels = _read_idx(data_dir, f"{prefix}-labels-idx1-ubyte")
+    return images, labels.astype(np.int64)
 
 
 def encode_image(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:

@@ -6,7 +6,6 @@ ten class prototypes are shared by both modalities: an image of a 7 and a spoken
 "seven" are pulled towards the same point, which is what makes search work.
 """
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from torch.nn import functional as F
 
 from models.encoder_config import EncoderConfig
 from models.modality import Modality
+from models.runtime import file_version
 
 
 class ConvEncoder(nn.Module):
@@ -62,21 +62,6 @@ class DigitEncoders(nn.Module):
         return self.logit_scale * embeddings @ F.normalize(self.prototypes, dim=1).T  # (B, classes)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("DEVICE=cuda was asked for but CUDA is not available")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"DEVICE must be auto, cpu or cuda, not {name!r}")
-    return torch.device(name)
-
-
-def file_version(path: Path) -> str:
-    """A checkpoint's model version: the first 12 hex digits of its sha256."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-
-
 def save_checkpoint(model: DigitEncoders, path: Path, meta: dict) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -85,33 +70,37 @@ def save_checkpoint(model: DigitEncoders, path: Path, meta: dict) -> str:
 
 
 @dataclass
-class LoadedEncoders:
-    """What indexing and serving need: the model in eval mode on its device, and its version."""
+class TorchEncoders:
+    """The PyTorch model in eval mode on its device (models.runtime.Encoders)."""
 
     model: DigitEncoders
     config: EncoderConfig
     model_version: str
-    device: torch.device
+    device: str
+    runtime: str = "torch"
 
     @torch.inference_mode()
-    def classify(self, modality: Modality, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def classify(self, modality: Modality, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings (B, D) and class probabilities (B, 10), as float32 numpy arrays."""
-        emb = self.model.embed(modality, batch.to(self.device, non_blocking=True))
+        emb = self.model.embed(modality, torch.as_tensor(batch).to(self.device, non_blocking=True))
         probs = self.model.logits(emb).softmax(dim=1)
         return emb.float().cpu().numpy(), probs.float().cpu().numpy()
 
-    def embed(self, modality: Modality, batch: torch.Tensor) -> np.ndarray:
+    def embed(self, modality: Modality, batch: np.ndarray) -> np.ndarray:
         return self.classify(modality, batch)[0]
 
 
-def load_encoders(path: Path | str, device: str = "auto") -> LoadedEncoders:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (set CHECKPOINT)")
+def load_model(path: Path) -> DigitEncoders:
+    """The checkpoint's model on CPU, in training mode (training and export build on it)."""
     raw = torch.load(path, map_location="cpu", weights_only=True)
-    config = EncoderConfig.from_dict(raw["config"])
-    model = DigitEncoders(config)
+    model = DigitEncoders(EncoderConfig.from_dict(raw["config"]))
     model.load_state_dict(raw["state_dict"])
-    target = resolve_device(device)
-    model.to(target).eval()
-    return LoadedEncoders(model, config, file_version(path), target)
+    return model
+
+
+def load_torch_encoders(path: Path, device: str = "cpu") -> TorchEncoders:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("DEVICE=cuda was asked for but CUDA is not available")
+    model = load_model(path)
+    model.to(device).eval()
+    return TorchEncoders(model, model.config, file_version(path), device)

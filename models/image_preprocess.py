@@ -8,15 +8,20 @@ Digits are normalised the way MNIST was made: light digit on dark, cropped, fitt
 import io
 import struct
 import warnings
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 from PIL import Image, ImageSequence, UnidentifiedImageError
 from scipy import ndimage
 
 from models.cpu_budget import check_budget
 from models.encoder_config import ImageParams
 from models.media_errors import CorruptMediaError
+
+if TYPE_CHECKING:
+    import torch  # training passes tensors to standardise_digits
+
+Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
@@ -188,14 +193,15 @@ def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
     return out
 
 
-def standardise_digits(digits: torch.Tensor) -> torch.Tensor:
-    """Normalised digits in [0, 1] (any shape) -> the encoder's input scale: MNIST's statistics."""
+def standardise_digits(digits: Array) -> Array:
+    """Normalised digits in [0, 1] (any shape, numpy or torch: training standardises its
+    augmented batches here) -> the encoder's input scale: MNIST's statistics."""
     return (digits - MNIST_MEAN) / MNIST_STD
 
 
-def image_tensor(grey_28: np.ndarray) -> torch.Tensor:
-    """28x28 [0,1] array -> (1, 28, 28) tensor standardised with MNIST's statistics."""
-    return standardise_digits(torch.from_numpy(grey_28)).unsqueeze(0)
+def image_tensor(grey_28: np.ndarray) -> np.ndarray:
+    """28x28 [0,1] array -> (1, 28, 28) float32 array standardised with MNIST's statistics."""
+    return standardise_digits(grey_28.astype(np.float32, copy=False))[None]
 
 
 def digit_from_bytes(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
@@ -207,5 +213,5 @@ def digit_from_bytes(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
     return normalise_digit(grey, params)
 
 
-def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> torch.Tensor:
+def image_bytes_to_tensor(data: bytes, fmt: str, params: ImageParams) -> np.ndarray:
     return image_tensor(digit_from_bytes(data, fmt, params))

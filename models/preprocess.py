@@ -7,7 +7,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 from PIL import Image
 
 from models.audio_preprocess import audio_bytes_to_tensor
@@ -61,7 +61,7 @@ def decoded_size(data: bytes, modality: Modality, fmt: str) -> int:
 class PreparedQuery:
     modality: Modality
     format: str
-    tensor: torch.Tensor  # (1, 28, 28) for images, (1, n_mels, frames) for audio
+    tensor: np.ndarray  # float32 (1, 28, 28) for images, (1, n_mels, frames) for audio
 
 
 def prepare(data: bytes, config: EncoderConfig) -> PreparedQuery:

@@ -43,7 +43,7 @@ class DataSettings(BaseSettings):
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "digitbridge",
         validation_alias=AliasChoices("DIGITBRIDGE_CACHE", "cache_dir"),
-        description="unpacked MNIST, generated out-of-distribution media, built tools",
+        description="generated out-of-distribution media, training voices, built tools",
     )
 
 
@@ -54,5 +54,12 @@ class ModelSettings(DataSettings):
         description="the encoders' checkpoint; its sha256 prefix is the model version",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", validation_alias="device", description="auto: CUDA when present"
+        default="auto",
+        validation_alias="device",
+        description="auto: CUDA when present and PyTorch installed",
+    )
+    encoder_runtime: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        validation_alias="encoder_runtime",
+        description="what runs the encoders: auto = ONNX Runtime on CPU, PyTorch on CUDA (models/runtime.py)",
     )

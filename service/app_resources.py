@@ -1,11 +1,11 @@
 """What the running app holds: the encoders and the guarded Weaviate client, built by one loader."""
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import torch
-
-from models.encoders import LoadedEncoders, load_encoders
+from models.runtime import Encoders, load_encoders
 from service.middleware.admission import AdmissionLimits, SearchAdmission
 from service.middleware.observability import Metrics
 from service.search.embedding_map import MapCache
@@ -23,36 +23,45 @@ class AppResources:
     """Everything a request needs, created once in the app's lifespan."""
 
     settings: ServiceSettings
-    encoders: LoadedEncoders
+    encoders: Encoders
     weaviate: StoreGateway
     searches: SearchAdmission
     query_encoder: QueryEncoder
     embedding_map: MapCache = field(default_factory=MapCache)  # /map, rebuilt when the index changes
     vector_index_watch: VectorIndexWatch = field(default_factory=VectorIndexWatch)  # for /readyz
-    _torch_threads: int = field(default=0, repr=False)
+    _restore_threads: Callable[[], None] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         self.query_encoder.close()
         self.weaviate.close()
-        if self._torch_threads:
-            torch.set_num_threads(self._torch_threads)
+        if self._restore_threads is not None:
+            self._restore_threads()
+
+
+def _one_torch_thread() -> Callable[[], None]:
+    """PyTorch on CPU: one intra-op thread, as models.onnx_encoders sets for ONNX Runtime."""
+    import torch  # only the torch runtime gets here
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    return functools.partial(torch.set_num_threads, previous)
 
 
 def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
     """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
-    encoders = load_encoders(settings.checkpoint, settings.device)
-    previous_threads = 0
-    if encoders.device.type == "cpu":
-        # One query is a tiny forward pass: intra-op threads only fight the concurrent
-        # requests for the same cores. Parallelism comes from serving requests side by side.
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+    encoders = load_encoders(settings.checkpoint, settings.device, settings.encoder_runtime)
+    # One query is a tiny forward pass: intra-op threads only fight the concurrent requests
+    # for the same cores. Parallelism comes from serving requests side by side.
+    restore_threads = (
+        _one_torch_thread() if encoders.runtime == "torch" and encoders.device == "cpu" else None
+    )
     weaviate = StoreGateway(settings)
     weaviate.open()
     log.info(
-        "loaded model %s on %s; %s",
+        "loaded model %s on %s (%s); %s",
         encoders.model_version,
         encoders.device,
+        encoders.runtime,
         "Weaviate connected" if weaviate.connected else "Weaviate not reachable, will retry",
     )
     searches = SearchAdmission(
@@ -78,5 +87,5 @@ def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
         metrics.encode_batch_size,
     )
     return AppResources(
-        settings, encoders, weaviate, searches, query_encoder, _torch_threads=previous_threads
+        settings, encoders, weaviate, searches, query_encoder, _restore_threads=restore_threads
     )

@@ -8,7 +8,7 @@ import uuid
 import weaviate
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
 from weaviate.collections import Collection
-from weaviate.exceptions import WeaviateBaseError
+from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateBaseError
 
 from store.errors import StoreUnavailable
 from store.settings import StoreSettings
@@ -78,8 +78,13 @@ def wait_for_replicas(
     """
     deadline = time.monotonic() + timeout_s
     while True:
-        nodes = client.cluster.nodes(name, output="verbose")
-        held = sum(len(n.shards or []) for n in nodes)
+        try:
+            nodes = client.cluster.nodes(name, output="verbose")
+            held = sum(len(n.shards or []) for n in nodes)
+        except UnexpectedStatusCodeError as exc:
+            if exc.status_code != 404:  # 404: this node's schema does not hold the collection yet
+                raise
+            held = 0
         if held >= replicas:
             return
         if time.monotonic() > deadline:

@@ -52,14 +52,17 @@ def weaviate_client(
 
 
 def make_checkpoint(path: Path, seed: int) -> Path:
-    """Random-weight checkpoint of the real architecture (its model version differs per seed)."""
+    """Random-weight checkpoint of the real architecture (its model version differs per seed),
+    with its ONNX export beside it, as training writes them."""
     import torch
 
     from models.encoder_config import EncoderConfig
     from models.encoders import DigitEncoders, save_checkpoint
+    from training.export import export_onnx
 
     torch.manual_seed(seed)
     save_checkpoint(DigitEncoders(EncoderConfig()), path, {"note": f"untrained, seed {seed}, for tests"})
+    export_onnx(path)
     return path
 
 

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from pydantic import Field
 from pydantic_settings import CliApp, SettingsConfigDict
 
 from models.data import fsdd_items, load_mnist, mnist_png
-from models.encoders import LoadedEncoders, load_encoders
 from models.preprocess import prepare
+from models.runtime import Encoders, load_encoders
 from models.settings import ModelSettings
 from training.retrieval_metrics import retrieval_metrics, topk_precision
 
@@ -38,15 +37,13 @@ TARGETS = {
 }
 
 
-def embed_bytes(
-    encoders: LoadedEncoders, blobs: list[bytes], batch: int = 512
-) -> tuple[np.ndarray, np.ndarray]:
+def embed_bytes(encoders: Encoders, blobs: list[bytes], batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings and class probabilities of uploads of one modality, in order."""
     embs, probs = [], []
     for start in range(0, len(blobs), batch):
         prepared = [prepare(b, encoders.config) for b in blobs[start : start + batch]]
         modality = prepared[0].modality
-        e, p = encoders.classify(modality, torch.stack([q.tensor for q in prepared]))
+        e, p = encoders.classify(modality, np.stack([q.tensor for q in prepared]))
         embs.append(e)
         probs.append(p)
     return np.concatenate(embs), np.concatenate(probs)
@@ -64,7 +61,7 @@ def validation_uploads(data_dir: Path) -> dict:
     }
 
 
-def evaluate(encoders: LoadedEncoders, data_dir: Path) -> dict:
+def evaluate(encoders: Encoders, data_dir: Path) -> dict:
     uploads = validation_uploads(data_dir)
     yi, ya = uploads["image_labels"], uploads["audio_labels"]
     ei, pi = embed_bytes(encoders, uploads["image_bytes"])
@@ -102,7 +99,7 @@ class EvaluateSettings(ModelSettings):
 
 def main(argv: list[str] | None = None) -> int:
     settings = CliApp.run(EvaluateSettings, cli_args=argv)
-    encoders = load_encoders(settings.checkpoint, settings.device)
+    encoders = load_encoders(settings.checkpoint, settings.device, settings.encoder_runtime)
     result = evaluate(encoders, settings.data_dir)
     result["checkpoint"] = str(settings.checkpoint)
     text = json.dumps(result, indent=2)

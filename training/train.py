@@ -29,6 +29,7 @@ from models.image_preprocess import normalise_digit, standardise_digits
 from models.modality import Modality
 from models.settings import DEFAULT_CHECKPOINT, DataSettings
 from training.augment import augment_digits, augment_wave, warp_vocal_tract
+from training.export import export_onnx
 from training.retrieval_metrics import retrieval_metrics
 
 
@@ -273,6 +274,7 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
         "torch": str(torch.__version__),
     }
     version = save_checkpoint(model, args.out, meta)
+    export_onnx(args.out)  # what indexing and serving run on CPU
     args.plots.mkdir(parents=True, exist_ok=True)
     if history:
         from training.plots import plot_embeddings, plot_loss

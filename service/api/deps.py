@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from models.encoders import LoadedEncoders
+from models.runtime import Encoders
 from service.app_resources import AppResources
 from service.search.query_encoder import QueryEncoder
 from service.search.store_gateway import StoreGateway
@@ -26,7 +26,7 @@ async def get_settings(resources: ResourcesDep) -> ServiceSettings:
     return resources.settings
 
 
-async def get_encoders(resources: ResourcesDep) -> LoadedEncoders:
+async def get_encoders(resources: ResourcesDep) -> Encoders:
     return resources.encoders
 
 
@@ -39,6 +39,6 @@ async def get_weaviate(resources: ResourcesDep) -> StoreGateway:
 
 
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
-EncodersDep = Annotated[LoadedEncoders, Depends(get_encoders)]
+EncodersDep = Annotated[Encoders, Depends(get_encoders)]
 QueryEncoderDep = Annotated[QueryEncoder, Depends(get_query_encoder)]
 WeaviateDep = Annotated[StoreGateway, Depends(get_weaviate)]

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from prometheus_client import Histogram
 
-from models.encoders import LoadedEncoders
 from models.media_errors import UnsupportedMediaError
 from models.modality import MODALITIES, Modality
 from models.preprocess import PreparedQuery, sniff
+from models.runtime import Encoders
 from service.search.micro_batch import MicroBatcher
 from service.search.preprocess_pool import PreprocessPool
 
@@ -43,7 +42,7 @@ def milliseconds(seconds: float) -> float:
 class QueryEncoder:
     def __init__(
         self,
-        encoders: LoadedEncoders,
+        encoders: Encoders,
         preprocess: PreprocessPool,
         max_batch: int,
         max_wait_s: float,
@@ -82,7 +81,7 @@ class QueryEncoder:
     ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """On the batcher's thread: one forward pass for the prepared uploads of one modality."""
         t0 = time.perf_counter()
-        embeddings, probs = self.encoders.classify(modality, torch.stack([q.tensor for q in queries]))
+        embeddings, probs = self.encoders.classify(modality, np.stack([q.tensor for q in queries]))
         embed_ms = milliseconds((time.perf_counter() - t0) / len(queries))
         return [(embeddings[row], probs[row], embed_ms) for row in range(len(queries))]
 

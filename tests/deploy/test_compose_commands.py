@@ -157,6 +157,12 @@ def healthcheck(test: list[str], port: int, container: dict[str, str]) -> int:
     return subprocess.run([sys.executable, *test[1:]], env=env, capture_output=True, timeout=30).returncode
 
 
+def loaded_libraries(pid: int) -> set[str]:
+    """Shared objects mapped into a process: what it has imported, native code included."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split()[-1] for line in maps if ".so" in line.rsplit("/", 1)[-1]}
+
+
 def test_api_command_serves_and_becomes_ready(
     weaviate_node: tuple[LocalCluster, Node],
     api: tuple[subprocess.Popen[bytes], int, Path, dict[str, str]],
@@ -191,6 +197,11 @@ def test_api_command_serves_and_becomes_ready(
     assert len(body["results"]) == 5
     assert all(r["modality"] == "audio" for r in body["results"])
     assert all(uuid.UUID(r["id"]) for r in body["results"])
+
+    # The CPU path runs the encoders on ONNX Runtime: no part of PyTorch is in the process.
+    libraries = loaded_libraries(process.pid)
+    assert any("onnxruntime" in lib for lib in libraries), sorted(libraries)
+    assert not [lib for lib in libraries if "/torch" in lib or "libtorch" in lib]
 
     # `docker compose stop` sends SIGTERM: the service shuts down gracefully and in time.
     # (uvicorn re-raises the signal after its shutdown, so the status says "terminated".)

@@ -83,13 +83,14 @@ def test_one_tag_means_one_build(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_cpu_services_build_cpu_pytorch(name: str) -> None:
+def test_cpu_services_build_without_pytorch_and_gpu_ones_with_cuda_pytorch(name: str) -> None:
     builder = parse_dockerfile().stages[0]
     for svc_name, svc in app_services(name).items():
-        if "gpu" in svc.get("profiles", []):
-            continue
         args = stage_args(builder, svc["build"].get("args", {}))
-        assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu", svc_name
+        if "gpu" in svc.get("profiles", []):
+            assert args["TORCH_INDEX_URL"].startswith("https://download.pytorch.org/whl/cu"), svc_name
+        else:
+            assert args["TORCH_VARIANT"] == "none", svc_name
 
 
 # ----------------------------------------------------------------- weaviate

@@ -68,13 +68,17 @@ def test_final_stage_copies_the_environment_from_the_builder() -> None:
     )
 
 
-def test_cpu_pytorch_by_default_and_cuda_by_argument() -> None:
+def test_no_pytorch_by_default_and_cuda_pytorch_by_argument() -> None:
     builder = DOCKERFILE.stages[0]
-    assert stage_args(builder)["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cpu"
+    assert stage_args(builder)["TORCH_VARIANT"] == "none"
     cuda = stage_args(builder, {"TORCH_VARIANT": "cu130"})
     assert cuda["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/cu130"
     (run,) = [r for r in builder.all("RUN") if "pip install" in r.args]
-    assert '--index-url "${TORCH_INDEX_URL}"' in run.args
+    assert (
+        'if [ "${TORCH_VARIANT}" != none ]; then /opt/venv/bin/pip install --index-url "${TORCH_INDEX_URL}"'
+        in (run.args)
+    )
+    assert "torch" not in " ".join(PYPROJECT["project"]["dependencies"])  # the serving set
 
 
 def test_pyproject_pins_are_exact_and_agree_with_the_lock() -> None:
@@ -91,7 +95,7 @@ def _run_selection_steps(tmp_path: Path) -> None:
     shutil.copy(ROOT / "requirements.lock", tmp_path)
     (run,) = [r for r in DOCKERFILE.stages[0].all("RUN") if "pip install" in r.args]
     steps = [s.strip() for s in run.args.split("&&")]
-    offline = [s for s in steps if not s.startswith(("python -m venv", "/opt/venv/bin/pip"))]
+    offline = [s for s in steps if not s.startswith(("python -m venv", "/opt/venv/bin/pip", "if "))]
     assert len(offline) == 3, offline
     for step in offline:
         subprocess.run(["bash", "-o", "pipefail", "-c", step], cwd=tmp_path, check=True)
@@ -100,9 +104,7 @@ def _run_selection_steps(tmp_path: Path) -> None:
 def test_builder_installs_exactly_the_locked_runtime_set(tmp_path: Path) -> None:
     _run_selection_steps(tmp_path)
     torch = (tmp_path / "torch.txt").read_text().split()
-    assert sorted(torch) == sorted(f"{n}=={LOCK[n]}" for n in ("torch", "torchvision", "torchaudio")), (
-        "torch family at the lock's versions, from TORCH_INDEX_URL"
-    )
+    assert torch == [f"torch=={LOCK['torch']}"], "for CUDA images: torch at the lock's version"
     runtime = (tmp_path / "runtime.txt").read_text().split("\n")
     assert [r for r in runtime if r] == PYPROJECT["project"]["dependencies"]
     dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
@@ -168,7 +170,8 @@ def test_of_models_only_the_code_and_the_served_checkpoint_reach_the_image() -> 
     files = [p.relative_to(ROOT).as_posix() for p in (ROOT / "models").rglob("*") if p.is_file()]
     kept = set(files) - ignored_paths(files)
     assert checkpoint in kept
-    assert kept == {f for f in files if f.endswith(".py") and "__pycache__" not in f} | {checkpoint}
+    graphs = {checkpoint.replace(".pt", f".{modality}.onnx") for modality in ("image", "audio")}
+    assert kept == {f for f in files if f.endswith(".py") and "__pycache__" not in f} | {checkpoint} | graphs
 
 
 @pytest.mark.parametrize(

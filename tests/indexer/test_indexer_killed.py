@@ -19,7 +19,7 @@ from weaviate.collections import Collection
 
 import store
 from indexer import pipeline
-from models.encoders import file_version
+from models.runtime import file_version
 from tests.conftest import make_checkpoint
 from tests.indexer.test_indexer_run import indexer_settings, total
 from tests.weaviate_server import env_for

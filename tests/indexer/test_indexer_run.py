@@ -196,7 +196,7 @@ def test_another_model_version_is_detected_and_replaced(
     assert first.ok and first.written == 80
     collection = weaviate_client.collections.get("IdxVersion")
 
-    from models.encoders import file_version
+    from models.runtime import file_version
 
     assert first.model_version == file_version(old) != file_version(new)
     # What the service checks: the index holds a version other than the loaded checkpoint's.
@@ -215,7 +215,7 @@ def test_another_model_version_is_detected_and_replaced(
 def test_failed_objects_are_reported(
     weaviate_settings: store.StoreSettings, weaviate_client: weaviate.WeaviateClient, checkpoint: Path
 ) -> None:
-    from models.encoders import load_encoders
+    from models.runtime import load_encoders
 
     settings = indexer_settings(weaviate_settings, "IdxFailures", checkpoint, recreate=True)
     if weaviate_client.collections.exists(settings.collection):

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from models.data import load_mnist, mnist_png
-from models.encoders import load_encoders
 from models.preprocess import prepare
+from models.runtime import load_encoders
 from models.settings import DEFAULT_CHECKPOINT, ModelSettings
 from tests.media import canvas_png
 from training.evaluate import evaluate
@@ -47,8 +46,8 @@ def test_committed_checkpoint_reproduces_the_model_card_metrics(encoders):
 def test_a_canvas_drawing_embeds_next_to_the_mnist_original(encoders):
     images, labels = load_mnist(DATA_DIR, train=False)
     pick = np.arange(0, 10_000, 100)  # 100 test digits
-    originals = torch.stack([prepare(mnist_png(images[i]), encoders.config).tensor for i in pick])
-    canvases = torch.stack(
+    originals = np.stack([prepare(mnist_png(images[i]), encoders.config).tensor for i in pick])
+    canvases = np.stack(
         [prepare(canvas_png(images[i].astype(np.float32) / 255), encoders.config).tensor for i in pick]
     )
     e_orig, p_orig = encoders.classify("image", originals)
@@ -56,3 +55,26 @@ def test_a_canvas_drawing_embeds_next_to_the_mnist_original(encoders):
     cosine = (e_orig * e_canvas).sum(1)
     assert np.median(cosine) > 0.95 and cosine.min() > 0.5
     assert (p_canvas.argmax(1) == labels[pick]).mean() >= 0.97
+
+
+@pytest.mark.slow
+def test_committed_onnx_graphs_embed_as_the_checkpoint_does(encoders):
+    """The graphs serving runs are the checkpoint's own: same version, and the same embeddings
+    and classes as PyTorch for validation uploads of both modalities."""
+    from models.data import fsdd_items
+    from models.runtime import load_encoders
+
+    assert encoders.runtime == "onnx"
+    torch_encoders = load_encoders(CHECKPOINT, "cpu", "torch")
+    assert torch_encoders.model_version == encoders.model_version
+    images, _ = load_mnist(DATA_DIR, train=False)
+    uploads = {
+        "image": [mnist_png(images[i]) for i in range(0, 10_000, 10)],
+        "audio": [item.path.read_bytes() for item in fsdd_items(DATA_DIR, "validation")],
+    }
+    for modality, blobs in uploads.items():
+        batch = np.stack([prepare(data, encoders.config).tensor for data in blobs])
+        onnx_emb, onnx_probs = encoders.classify(modality, batch)
+        torch_emb, torch_probs = torch_encoders.classify(modality, batch)
+        assert (onnx_emb * torch_emb).sum(1).min() >= 0.9999, modality
+        assert (onnx_probs.argmax(1) == torch_probs.argmax(1)).all(), modality

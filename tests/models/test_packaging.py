@@ -1,7 +1,8 @@
 """What the serving image gets: whole packages, exactly those its commands import (training/
 stays out), every module of models/ among what they import (so models/ holds no training-only
 code), and everything the image runs imports only packages that the project's runtime
-dependencies install (training packages are the `train` extra). No list of files is kept by
+dependencies install (PyTorch only for its engine, the `torch` extra; training packages are the
+`train` extra). No list of files is kept by
 hand: all of it is read from the Dockerfile, the compose files and the sources' imports."""
 
 import json
@@ -96,10 +97,11 @@ def test_every_models_module_is_one_the_image_runs() -> None:
     assert not {p.relative_to(ROOT).as_posix() for p in unused}
 
 
-def runtime_distributions() -> set[str]:
-    """project.dependencies and everything they require, extras they name included."""
+def runtime_distributions(specs: list[str] = PYPROJECT["project"]["dependencies"]) -> set[str]:
+    """`specs` (the serving dependencies by default) and everything they require, extras they
+    name included."""
     seen: set[str] = set()
-    todo = [Requirement(spec) for spec in PYPROJECT["project"]["dependencies"]]
+    todo = [Requirement(spec) for spec in specs]
     while todo:
         req = todo.pop()
         name = canonicalize_name(req.name)
@@ -113,18 +115,25 @@ def runtime_distributions() -> set[str]:
     return seen
 
 
+# The PyTorch engine (DEVICE=cuda, ENCODER_RUNTIME=torch) and what it needs: the `torch` extra.
+TORCH_ENGINE = {ROOT / "models" / "encoders.py"}
+
+
 def test_what_the_image_runs_needs_only_the_runtime_dependencies() -> None:
     installed = runtime_distributions()
+    with_torch = installed | runtime_distributions(PYPROJECT["project"]["optional-dependencies"]["torch"])
     providers = metadata.packages_distributions()
     files = {p for package in copied_packages() for p in package_files(package)}
-    assert files
+    assert files and TORCH_ENGINE <= files
     for path in sorted(files):
         for name in imported_names(path):
             top = name.split(".")[0]
             if top in sys.stdlib_module_names or top in PROJECT_PACKAGES:
                 continue
             dists = {canonicalize_name(d) for d in providers.get(top, [])}
-            assert dists & installed, f"{path.relative_to(ROOT)} imports {name}, not a runtime dependency"
+            allowed = with_torch if path in TORCH_ENGINE else installed
+            assert dists & allowed, f"{path.relative_to(ROOT)} imports {name}, not a runtime dependency"
+    assert "torch" not in installed
     training = {
         canonicalize_name(Requirement(r).name) for r in PYPROJECT["project"]["optional-dependencies"]["train"]
     }

@@ -7,9 +7,9 @@ import httpx
 import numpy as np
 
 import store
-from models.encoders import load_encoders
 from models.modality import OTHER
 from models.preprocess import prepare
+from models.runtime import load_encoders
 from service.settings import ServiceSettings
 from tests.service.helpers import LiveServer, Media
 
@@ -24,7 +24,7 @@ def sequential_results(settings: ServiceSettings, blobs: list[bytes]) -> list[li
         expected = []
         for data in blobs:
             query = prepare(data, encoders.config)
-            embedding = encoders.embed(query.modality, query.tensor.unsqueeze(0))[0]
+            embedding = encoders.embed(query.modality, query.tensor[None])[0]
             hits = store.search(collection, embedding.tolist(), OTHER[query.modality], limit=K)
             expected.append([(h.id, h.distance) for h in hits])
         return expected

@@ -9,13 +9,12 @@ Needs the trained checkpoint and the full index (about a minute to build).
 
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 import store
 from models.data import fsdd_items, load_mnist, mnist_png
-from models.encoders import LoadedEncoders, load_encoders
 from models.preprocess import prepare
+from models.runtime import Encoders, load_encoders
 from service.main import create_app
 from tests.service.helpers import REPO_CHECKPOINT, build_index, settings_for
 
@@ -23,11 +22,11 @@ N_IMAGES = 200
 K = 5
 
 
-def embed_bytes(encoders: LoadedEncoders, blobs: list[bytes]) -> np.ndarray:
+def embed_bytes(encoders: Encoders, blobs: list[bytes]) -> np.ndarray:
     prepared = [prepare(b, encoders.config) for b in blobs]
     modality = prepared[0].modality
     out = [
-        encoders.embed(modality, torch.stack([p.tensor for p in prepared[i : i + 512]]))
+        encoders.embed(modality, np.stack([p.tensor for p in prepared[i : i + 512]]))
         for i in range(0, len(prepared), 512)
     ]
     return np.concatenate(out)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import store
-from models.encoders import file_version
+from models.runtime import file_version
 from service.logs import JsonFormatter
 from service.main import create_app
 from service.settings import ServiceSettings

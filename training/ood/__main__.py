@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import CliApp, SettingsConfigDict
 
-from models.encoders import load_encoders
+from models.runtime import load_encoders
 from models.settings import ModelSettings
 from training.ood.grid import log_mel_grid, normalised_grid, upload_and_normalised_grid
 from training.ood.low_res import IMAGE_CONDITIONS, low_res_digits
@@ -42,7 +42,7 @@ class OodSettings(ModelSettings):
 def main(argv: list[str] | None = None) -> int:
     args = CliApp.run(OodSettings, cli_args=argv)
 
-    encoders = load_encoders(args.checkpoint, args.device)
+    encoders = load_encoders(args.checkpoint, args.device, args.encoder_runtime)
     digits = rendered_digits()
     condition_audio = condition_speech(args.data_dir)
     condition_images = low_res_digits(args.data_dir)

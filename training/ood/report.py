@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from models.audio_preprocess import trim_silence, wave_at_model_rate
-from models.encoders import LoadedEncoders
 from models.media_errors import MediaError
 from models.modality import OTHER, Modality
 from models.preprocess import prepare
+from models.runtime import Encoders
 from training.evaluate import embed_bytes, validation_uploads
 from training.ood import GENERATOR_VERSION
 from training.ood.low_res import IMAGE_CONDITIONS, low_res_digits
@@ -26,7 +25,7 @@ from training.retrieval_metrics import ranked_labels
 Galleries = dict[Modality, tuple[np.ndarray, np.ndarray]]
 
 
-def _galleries(encoders: LoadedEncoders, data_dir: Path) -> Galleries:
+def _galleries(encoders: Encoders, data_dir: Path) -> Galleries:
     """Validation galleries embedded exactly as the indexer does: MNIST test and FSDD takes 0-4."""
     uploads = validation_uploads(data_dir)
     return {
@@ -56,7 +55,7 @@ def _summarise(rows: list[dict[str, Any]], metrics: Sequence[str] = SET_METRICS)
 
 
 def _evaluate_queries(
-    encoders: LoadedEncoders,
+    encoders: Encoders,
     modality: Modality,
     queries: Sequence[OodAudio | OodImage],
     galleries: Galleries,
@@ -80,7 +79,7 @@ def _evaluate_queries(
         accepted.append(q)
         tensors.append(prepared.tensor)
     for start in range(0, len(tensors), 128):
-        batch = torch.stack(tensors[start : start + 128])
+        batch = np.stack(tensors[start : start + 128])
         embeddings, probs = encoders.classify(modality, batch)
         chunk = accepted[start : start + 128]
         labels = np.array([q.label for q in chunk], np.int64)
@@ -116,7 +115,7 @@ def _evaluate_queries(
     return report
 
 
-def _trimmed_seconds(clips: Sequence[OodAudio | OodImage], encoders: LoadedEncoders) -> float | None:
+def _trimmed_seconds(clips: Sequence[OodAudio | OodImage], encoders: Encoders) -> float | None:
     """Median length of what trim_silence keeps (1.0 s fills the model's 64 frames; more is squeezed)."""
     params, kept = encoders.config.audio, []
     for clip in clips:
@@ -129,7 +128,7 @@ def _trimmed_seconds(clips: Sequence[OodAudio | OodImage], encoders: LoadedEncod
 
 
 def _by_condition(
-    encoders: LoadedEncoders,
+    encoders: Encoders,
     modality: Modality,
     queries: Sequence[OodAudio | OodImage],
     galleries: Galleries,
@@ -158,7 +157,7 @@ def _by_condition(
 
 
 def evaluate_ood(
-    encoders: LoadedEncoders,
+    encoders: Encoders,
     data_dir: Path,
     cache_dir: Path | None = None,
     speech: Sequence[OodAudio] | None = None,

@@ -1,0 +1,77 @@
+"""The encoders on ONNX Runtime (CPU): what serving and indexing run when no GPU is used.
+
+Each modality's graph takes a (B, 1, H, W) float32 batch and returns the unit embeddings
+and the prototype classifier's probabilities; training.export writes the graphs from the
+checkpoint, with the checkpoint's version and config in their metadata.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from models.encoder_config import EncoderConfig
+from models.modality import MODALITIES, Modality
+from models.runtime import file_version, onnx_path
+
+# One intra-op thread: a query's forward pass is a millisecond of work, and more threads
+# would only fight the concurrent requests (and the preprocessing) for the same cores.
+# Spinning off: an idle session must not burn a core waiting for the next batch.
+INTRA_OP_THREADS = 1
+
+
+def session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = INTRA_OP_THREADS
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = False  # batches vary in size: an arena keeps the largest
+    return options
+
+
+@dataclass
+class OnnxEncoders:
+    config: EncoderConfig
+    model_version: str
+    sessions: dict[Modality, ort.InferenceSession]
+    device: str = "cpu"
+    runtime: str = "onnx"
+
+    def classify(self, modality: Modality, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        session = self.sessions[modality]
+        embeddings, probs = session.run(None, {"input": np.ascontiguousarray(batch, dtype=np.float32)})
+        return embeddings, probs
+
+    def embed(self, modality: Modality, batch: np.ndarray) -> np.ndarray:
+        return self.classify(modality, batch)[0]
+
+
+class StaleExportError(RuntimeError):
+    pass
+
+
+def load_onnx_encoders(checkpoint: Path) -> OnnxEncoders:
+    version = file_version(checkpoint)
+    sessions: dict[Modality, ort.InferenceSession] = {}
+    configs = set()
+    for modality in MODALITIES:
+        path = onnx_path(checkpoint, modality)
+        hint = f"export it: python -m training.export --checkpoint {checkpoint}"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found, the ONNX export of {checkpoint}; {hint}")
+        session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+        meta = session.get_modelmeta().custom_metadata_map
+        if meta.get("model_version") != version:
+            raise StaleExportError(
+                f"{path} was exported from model version {meta.get('model_version')}, "
+                f"{checkpoint} is {version}; {hint}"
+            )
+        sessions[modality] = session
+        configs.add(meta["config"])
+    (config_json,) = configs  # both graphs come from one checkpoint
+    return OnnxEncoders(EncoderConfig.from_dict(json.loads(config_json)), version, sessions)
