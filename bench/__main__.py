@@ -29,7 +29,7 @@ from typing import Any
 from bench import log
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("http", "ceiling", "inproc", "recall", "scale", "resources")
+SECTIONS = ("http", "http_torch", "ceiling", "inproc", "recall", "scale", "resources")
 
 
 def _ints(text: str) -> list[int]:
@@ -187,6 +187,9 @@ def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: E
     if service is not None:
         results["resources"]["under_load_peak"] = peaks
         service.stop()  # the sections below run in this process: no idle service beside them
+    if "http_torch" in args.sections and hey is not None:
+        with timer("http_torch"):
+            results["http_torch"] = _http_torch(args, hey, settings, work, w_pid, stack)
     if "inproc" in args.sections:
         with timer("inproc"):
             results["in_process"] = sections.in_process(args, settings, collection)
@@ -200,6 +203,30 @@ def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: E
     if "scale" in args.sections:
         with timer("scale"):
             results["scale"] = sections.scale(args, client, settings, collection, w_pid)
+
+
+def _http_torch(
+    args: argparse.Namespace, hey: Path, settings: Any, work: Path, w_pid: int, stack: ExitStack
+) -> dict[str, Any]:
+    """The same searches served by the PyTorch engine (what CPU serving ran before ONNX Runtime),
+    in the same run: its memory at rest and under load beside the ONNX service's."""
+    from bench import sections
+    from bench import stack as stk
+    from bench.resources import memory_mb
+
+    env = {**args.env, "ENCODER_RUNTIME": "torch"}
+    service = stk.start_service(settings, work, env, stack, root=args.service_root)
+    time.sleep(1.0)
+    at_rest = memory_mb(service.pid)
+    peaks: dict[str, dict[str, float]] = {}
+    pids = {"weaviate": w_pid, "service": service.pid}
+    measured = sections.http(args, hey, settings, service.base_url, work, pids, peaks, routes=("png", "wav"))
+    service.stop()
+    return measured | {
+        "service_at_rest": at_rest,
+        "under_load_peak": peaks,
+        "ready_s": round(service.ready_s, 3),
+    }
 
 
 class _SectionTimer:

@@ -51,6 +51,29 @@ def load_table(section: dict) -> list[str]:
     ]
 
 
+def engines_table(results: dict) -> list[str]:
+    """ONNX Runtime (the service as it runs) beside PyTorch (as it ran before), from one run."""
+    rows = []
+    for route in ("png", "wav"):
+        for c in sorted(
+            {row["concurrency"] for row in results.get("http_torch", {}).get("routes", {}).get(route, [])}
+        ):
+            cells = []
+            for section in ("http", "http_torch"):
+                cells += [_n(_cell(results, section, route, c, k)) for k in ("rps", "p50_ms", "p99_ms")]
+            rows.append([ROUTE_NAMES[route], str(c), *cells])
+    header = ["route", "c", "ONNX req/s", "p50 ms", "p99 ms", "PyTorch req/s", "p50 ms", "p99 ms"]
+    torch = results.get("http_torch", {})
+    onnx_rest = results.get("resources", {}).get("at_rest", {}).get("service", {})
+    onnx_peak = results.get("resources", {}).get("under_load_peak", {}).get("service", {})
+    memory = (
+        f"Service RSS at rest / peak under load: ONNX Runtime {_n(onnx_rest.get('Rss'), 0)} / "
+        f"{_n(onnx_peak.get('Rss'), 0)} MB, PyTorch {_n(torch.get('service_at_rest', {}).get('Rss'), 0)} / "
+        f"{_n(torch.get('under_load_peak', {}).get('service', {}).get('Rss'), 0)} MB."
+    )
+    return [*_table(header, rows), "", "Medians over repeats.", memory]
+
+
 def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
     for row in results.get(section, {}).get("routes", {}).get(route, []):
         if row["concurrency"] == c:
@@ -217,6 +240,10 @@ def markdown(results: dict[str, Any]) -> str:
                 *render(results[key]),
                 "",
             ]
+    if "http_torch" in results:
+        when = results.get("measured_at", {}).get("http_torch")
+        out += ["## The encoders' engine: ONNX Runtime vs PyTorch (same run)", "",
+                *([f"_measured {when}_", ""] if when else []), *engines_table(results), ""]  # fmt: skip
     if lines := ratios(results):
         out += ["## Ratios from the same run", "", *lines, ""]
     return "\n".join(out)

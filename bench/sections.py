@@ -27,20 +27,30 @@ def uploads(settings: Any, n: int) -> tuple[list[bytes], list[bytes]]:
 
 
 def http(
-    args: argparse.Namespace, hey: Path, settings: Any, base_url: str, work: Path, pids: dict, peaks: dict
+    args: argparse.Namespace,
+    hey: Path,
+    settings: Any,
+    base_url: str,
+    work: Path,
+    pids: dict,
+    peaks: dict,
+    routes: tuple[str, ...] | None = None,
 ) -> dict:
+    """The service's routes under load (`routes`: only those of service_requests' names)."""
     from bench.load import run_matrix
     from bench.resources import merge_peaks
     from bench.service_load import check_requests, service_requests
 
     png, wav, _ = samples(settings)
     requests = service_requests(base_url, png, wav, work)
+    if routes is not None:
+        requests = {name: request for name, request in requests.items() if name in routes}
     check = check_requests(requests)
-    routes, load_peaks = run_matrix(
+    measured, load_peaks = run_matrix(
         hey, requests, args.concurrency, args.duration, args.repeats, pids, args.warmup
     )
     merge_peaks(peaks, load_peaks)
-    return {"duration_s": args.duration, "repeats": args.repeats, "first_answers": check, "routes": routes}
+    return {"duration_s": args.duration, "repeats": args.repeats, "first_answers": check, "routes": measured}
 
 
 def ceiling(
