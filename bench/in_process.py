@@ -36,7 +36,7 @@ def pipeline_floor(
         t0 = time.perf_counter()
         prepared = prepare(data, encoders.config)
         t1 = time.perf_counter()
-        embeddings, _ = encoders.classify(prepared.modality, prepared.tensor.unsqueeze(0))
+        embeddings, _ = encoders.classify(prepared.modality, torch.as_tensor(prepared.tensor).unsqueeze(0))
         t2 = time.perf_counter()
         store.search(collection, embeddings[0].tolist(), OTHER[prepared.modality], limit=k)
         t3 = time.perf_counter()
@@ -54,7 +54,7 @@ def embed_alone(
     while len(prepared) < batch:  # fewer uploads than the batch: repeat them
         prepared += prepared[: batch - len(prepared)]
     modality = prepared[0].modality
-    tensor = torch.stack([p.tensor for p in prepared])
+    tensor = torch.stack([torch.as_tensor(p.tensor) for p in prepared])
     for _ in range(3):  # warm-up (allocator, cuDNN autotuning on a GPU)
         encoders.classify(modality, tensor)
     times: list[float] = []

@@ -45,7 +45,7 @@ def embed_bytes(
     for start in range(0, len(blobs), batch):
         prepared = [prepare(b, encoders.config) for b in blobs[start : start + batch]]
         modality = prepared[0].modality
-        e, p = encoders.classify(modality, torch.stack([q.tensor for q in prepared]))
+        e, p = encoders.classify(modality, torch.stack([torch.as_tensor(q.tensor) for q in prepared]))
         embs.append(e)
         probs.append(p)
     return np.concatenate(embs), np.concatenate(probs)

@@ -78,7 +78,7 @@ def _evaluate_queries(
         if prepared.modality != modality:
             raise AssertionError(f"{q.name} was sniffed as {prepared.modality}, expected {modality}")
         accepted.append(q)
-        tensors.append(prepared.tensor)
+        tensors.append(torch.as_tensor(prepared.tensor))
     for start in range(0, len(tensors), 128):
         batch = torch.stack(tensors[start : start + 128])
         embeddings, probs = encoders.classify(modality, batch)
@@ -122,7 +122,7 @@ def _trimmed_seconds(clips: Sequence[OodAudio | OodImage], encoders: LoadedEncod
     for clip in clips:
         try:
             trimmed = trim_silence(wave_at_model_rate(clip.bytes, params), params)
-            kept.append(trimmed.numel() / params.sample_rate)
+            kept.append(trimmed.size / params.sample_rate)
         except MediaError:
             continue
     return round(float(np.median(kept)), 3) if kept else None
