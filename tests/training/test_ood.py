@@ -76,7 +76,7 @@ def test_speech_clips_are_wavs_the_service_accepts(speech: list[spoken.OodAudio]
         prepared = prepare(clip.bytes, CONFIG)
         assert prepared.modality == "audio"
         assert prepared.tensor.shape == (1, CONFIG.audio.n_mels, CONFIG.audio.frames)
-        assert torch.isfinite(prepared.tensor).all(), clip.name
+        assert np.isfinite(prepared.tensor).all(), clip.name
 
 
 @pytest.mark.parametrize("upload", spoken.UPLOADS, ids=lambda u: u.key)
@@ -164,7 +164,7 @@ def test_condition_clips_cover_every_condition_source_and_label(
     for clip in condition_clips:
         prepared = prepare(clip.bytes, CONFIG)
         assert prepared.tensor.shape == (1, CONFIG.audio.n_mels, CONFIG.audio.frames), clip.name
-        assert torch.isfinite(prepared.tensor).all(), clip.name
+        assert np.isfinite(prepared.tensor).all(), clip.name
 
 
 @pytest.mark.parametrize(
