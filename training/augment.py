@@ -96,9 +96,11 @@ def _microphone(wave: torch.Tensor, rate: int, rng: np.random.Generator) -> torc
     return wave
 
 
-def augment_wave(wave: torch.Tensor, params: AudioParams, rng: np.random.Generator) -> torch.Tensor:
-    """One waveform at the model rate -> a perturbed one (same rate), before silence trimming."""
+def augment_wave(samples: np.ndarray, params: AudioParams, rng: np.random.Generator) -> np.ndarray:
+    """One float32 waveform at the model rate -> a perturbed one (same rate), before silence
+    trimming. The perturbations run in torch (training has it; preprocessing does not need it)."""
     rate = params.sample_rate
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     # Speed perturbation moves pitch and formants together: 1.1-1.35 approximates
     # women's and children's voices from these six men, 0.9 deeper ones.
     factor = float(rng.choice([1.0, rng.uniform(0.88, 1.38)], p=[0.25, 0.75]))
@@ -128,7 +130,7 @@ def augment_wave(wave: torch.Tensor, params: AudioParams, rng: np.random.Generat
         centre = lead + (wave.numel() - lead - tail) // 2 + int(rng.uniform(-0.25, 0.25) * rate)
         start = max(0, min(wave.numel() - rate, centre - rate // 2))
         wave = wave[start : start + rate]
-    return wave.clamp(-1, 1)
+    return wave.clamp(-1, 1).numpy()
 
 
 def warp_vocal_tract(x: torch.Tensor, gen: torch.Generator, p: float = 0.5) -> torch.Tensor:

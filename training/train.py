@@ -79,16 +79,14 @@ def augmented_image_inputs(digits: torch.Tensor, gen: torch.Generator) -> torch.
     return standardise_digits(augment_digits(digits, gen))
 
 
-def load_waves(
-    data_dir: Path, split: Split, config: EncoderConfig
-) -> tuple[list[torch.Tensor], torch.Tensor]:
+def load_waves(data_dir: Path, split: Split, config: EncoderConfig) -> tuple[list[np.ndarray], torch.Tensor]:
     """The split's clips as waveforms at the model rate, and their labels."""
     items = fsdd_items(data_dir, split)
     waves = [wave_at_model_rate(item.path.read_bytes(), config.audio) for item in items]
     return waves, torch.tensor([item.label for item in items])
 
 
-def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[torch.Tensor], torch.Tensor]:
+def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[np.ndarray], torch.Tensor]:
     """Training clips from text-to-speech voices (training.tts_speakers), or none."""
     if kind == "none":
         return [], torch.zeros(0, dtype=torch.long)
@@ -101,16 +99,16 @@ def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[torch.Tensor
     return waves, torch.tensor([label for _, label in clips])
 
 
-def audio_inputs(waves: list[torch.Tensor], config: EncoderConfig) -> torch.Tensor:
+def audio_inputs(waves: list[np.ndarray], config: EncoderConfig) -> torch.Tensor:
     """Waveforms at the model rate -> the encoder's inputs, equal to what serving makes of them."""
-    return torch.stack([speech_tensor(wave, config.audio) for wave in waves])
+    return torch.stack([torch.from_numpy(speech_tensor(wave, config.audio)) for wave in waves])
 
 
 class AugmentedClips(Dataset):
     """Key (index, draw) -> augmented spectrogram of clip `index`; the draw number seeds
     the RNG, so the bank is identical whatever the number of loader workers."""
 
-    def __init__(self, waves: list[torch.Tensor], config: EncoderConfig, seed: int):
+    def __init__(self, waves: list[np.ndarray], config: EncoderConfig, seed: int):
         self.waves, self.params, self.seed = waves, config.audio, seed
 
     def __len__(self) -> int:
@@ -119,10 +117,10 @@ class AugmentedClips(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
         index, draw = key
         rng = np.random.default_rng([self.seed, draw])
-        return speech_tensor(augment_wave(self.waves[index], self.params, rng), self.params)
+        return torch.from_numpy(speech_tensor(augment_wave(self.waves[index], self.params, rng), self.params))
 
 
-def augmented_bank(waves: list[torch.Tensor], config: EncoderConfig, copies: int, seed: int) -> torch.Tensor:
+def augmented_bank(waves: list[np.ndarray], config: EncoderConfig, copies: int, seed: int) -> torch.Tensor:
     """(copies * clips, 1, n_mels, frames): every clip augmented `copies` times up front.
     Waveform augmentation is the slow part of a step on 2 cores; doing it once, in two
     worker processes, makes training CPU-bound on the model instead of on Python."""

@@ -76,8 +76,8 @@ def test_a_float_wav_near_the_float_limit_reads_as_the_same_word_scaled() -> Non
     at_full_scale = audio_bytes_to_tensor(
         write_wav(word[None, :] / np.abs(word).max(), 8000, 32, "float"), params
     )
-    assert torch.isfinite(loud).all()
-    torch.testing.assert_close(loud, at_full_scale, atol=2e-3, rtol=0.0)  # float32 rounding
+    assert loud.dtype == at_full_scale.dtype == np.float32 and np.isfinite(loud).all()
+    np.testing.assert_allclose(loud, at_full_scale, atol=2e-3, rtol=0.0)  # float32 rounding
 
 
 def test_the_cpu_budget_stops_preprocessing_once_spent() -> None:

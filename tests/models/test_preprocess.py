@@ -127,27 +127,28 @@ def test_any_rate_and_channel_count_gives_a_fixed_size_spectrogram(rate, channel
     data = wav_bytes(tone(rate), rate, channels=channels, extensible=channels > 2)
     query = prepare(data, CONFIG)
     assert (query.modality, query.format) == ("audio", "wav")
-    assert query.tensor.shape == AUDIO_SHAPE and query.tensor.dtype == torch.float32
-    assert torch.isfinite(query.tensor).all()
-    assert query.tensor.mean().abs() < 0.5, "spectrogram is standardised per utterance"
+    assert query.tensor.shape == AUDIO_SHAPE and query.tensor.dtype == np.float32
+    assert np.isfinite(query.tensor).all()
+    assert abs(query.tensor.mean()) < 0.5, "spectrogram is standardised per utterance"
 
 
 def test_stereo_44k_with_silence_matches_mono_8k_of_the_same_word():
     mono = prepare(wav_bytes(tone(8000, lead=0.0), 8000), CONFIG).tensor
     stereo = prepare(wav_bytes(tone(44100, lead=1.0), 44100, channels=2, bits=24), CONFIG).tensor
-    assert torch.nn.functional.cosine_similarity(mono.flatten(), stereo.flatten(), dim=0) > 0.9
+    cosine = np.dot(mono.ravel(), stereo.ravel()) / (np.linalg.norm(mono) * np.linalg.norm(stereo))
+    assert cosine > 0.9
 
 
 def test_silence_is_trimmed_around_the_word():
     params = AudioParams()
     wave, rate = decode_audio(wav_bytes(tone(8000, seconds=0.4, lead=1.5), 8000), params)
     trimmed = trim_silence(wave, params)
-    assert 0.3 * rate < trimmed.numel() < 0.6 * rate
+    assert 0.3 * rate < trimmed.size < 0.6 * rate
 
 
 def test_same_wav_same_tensor():
     data = wav_bytes(tone(16000), 16000, channels=2)
-    assert torch.equal(prepare(data, CONFIG).tensor, prepare(data, CONFIG).tensor)
+    assert np.array_equal(prepare(data, CONFIG).tensor, prepare(data, CONFIG).tensor)
 
 
 @pytest.mark.parametrize(

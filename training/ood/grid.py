@@ -66,6 +66,6 @@ def log_mel_grid(
     """Each clip's log-mel as the audio encoder sees it (low frequencies at the bottom)."""
     tiles = []
     for clip in clips:
-        spec = audio_bytes_to_tensor(clip.bytes, config.audio)[0].numpy()[::-1]
+        spec = audio_bytes_to_tensor(clip.bytes, config.audio)[0][::-1]
         tiles.append(_tile((spec - spec.min()) / max(float(np.ptp(spec)), 1e-6), scale))
     return _paste_all(tiles, columns)

@@ -121,7 +121,7 @@ def _trimmed_seconds(clips: Sequence[OodAudio | OodImage], encoders: Encoders) -
     for clip in clips:
         try:
             trimmed = trim_silence(wave_at_model_rate(clip.bytes, params), params)
-            kept.append(trimmed.numel() / params.sample_rate)
+            kept.append(trimmed.size / params.sample_rate)
         except MediaError:
             continue
     return round(float(np.median(kept)), 3) if kept else None
