@@ -6,6 +6,8 @@ ten class prototypes are shared by both modalities: an image of a 7 and a spoken
 "seven" are pulled towards the same point, which is what makes search work.
 """
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,14 @@ class TorchEncoders:
 
     def embed(self, modality: Modality, batch: np.ndarray) -> np.ndarray:
         return self.classify(modality, batch)[0]
+
+
+def single_torch_thread() -> Callable[[], None]:
+    """One intra-op thread for PyTorch on CPU (as models.onnx_encoders sets for ONNX Runtime);
+    returns what restores the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    return functools.partial(torch.set_num_threads, previous)
 
 
 def load_model(path: Path) -> DigitEncoders:

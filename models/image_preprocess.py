@@ -8,7 +8,7 @@ Digits are normalised the way MNIST was made: light digit on dark, cropped, fitt
 import io
 import struct
 import warnings
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -17,11 +17,6 @@ from scipy import ndimage
 from models.cpu_budget import check_budget
 from models.encoder_config import ImageParams
 from models.media_errors import CorruptMediaError
-
-if TYPE_CHECKING:
-    import torch  # training passes tensors to standardise_digits
-
-Array = TypeVar("Array", np.ndarray, "torch.Tensor")
 
 PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
@@ -193,7 +188,7 @@ def normalise_digit(grey: np.ndarray, params: ImageParams) -> np.ndarray:
     return out
 
 
-def standardise_digits(digits: Array) -> Array:
+def standardise_digits(digits: Any) -> Any:
     """Normalised digits in [0, 1] (any shape, numpy or torch: training standardises its
     augmented batches here) -> the encoder's input scale: MNIST's statistics."""
     return (digits - MNIST_MEAN) / MNIST_STD

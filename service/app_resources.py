@@ -1,6 +1,5 @@
 """What the running app holds: the encoders and the guarded Weaviate client, built by one loader."""
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,23 +37,16 @@ class AppResources:
             self._restore_threads()
 
 
-def _one_torch_thread() -> Callable[[], None]:
-    """PyTorch on CPU: one intra-op thread, as models.onnx_encoders sets for ONNX Runtime."""
-    import torch  # only the torch runtime gets here
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    return functools.partial(torch.set_num_threads, previous)
-
-
 def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
     """Load the checkpoint, then open Weaviate (both blocking: call from a worker thread)."""
     encoders = load_encoders(settings.checkpoint, settings.device, settings.encoder_runtime)
     # One query is a tiny forward pass: intra-op threads only fight the concurrent requests
     # for the same cores. Parallelism comes from serving requests side by side.
-    restore_threads = (
-        _one_torch_thread() if encoders.runtime == "torch" and encoders.device == "cpu" else None
-    )
+    restore_threads = None
+    if encoders.runtime == "torch" and encoders.device == "cpu":
+        from models.encoders import single_torch_thread  # the torch engine only
+
+        restore_threads = single_torch_thread()
     weaviate = StoreGateway(settings)
     weaviate.open()
     log.info(
