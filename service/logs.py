@@ -2,6 +2,9 @@
 
 import json
 import logging
+import logging.handlers
+import queue
+import sys
 import time
 from typing import Any
 
@@ -23,9 +26,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"), default=str)
 
 
+class BackgroundStderrHandler(logging.handlers.QueueHandler):
+    """Formats on the caller's thread, writes to stderr on a thread of its own: the event loop
+    logs a line per request, and a write is a syscall that gives up the interpreter lock, to be
+    won back from busy preprocessing threads. Lines still written at exit are flushed."""
+
+    def __init__(self) -> None:
+        super().__init__(queue.SimpleQueue())
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(logging.Formatter("%(message)s"))  # the line is formatted already
+        self.listener: logging.handlers.QueueListener | None = logging.handlers.QueueListener(
+            self.queue, stream
+        )
+        self.listener.start()
+
+    def close(self) -> None:
+        """Writes what is queued, then stops the thread (logging.shutdown calls it at exit)."""
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+        super().close()
+
+
 def logging_config(level: str) -> dict[str, Any]:
     """dictConfig for the service and uvicorn (uvicorn's own access log is off: we log requests)."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    handler = {"()": BackgroundStderrHandler, "formatter": "json"}
     return {
         "version": 1,
         "disable_existing_loggers": False,

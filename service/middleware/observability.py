@@ -5,10 +5,11 @@ Routes are labelled by their template (/items/{item_id}), never by the raw path,
 the label set stays bounded whatever clients send.
 """
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -63,6 +64,11 @@ class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Ids are this process's random 64 bits + a counter: unique like uuid4's 32 hex digits,
+        # without a getrandom syscall per request, which releases the interpreter lock on the
+        # event loop and waits up to a switch interval to get it back from busy worker threads.
+        self._id_prefix = secrets.token_hex(8)
+        self._id_counter = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,14 +91,13 @@ class ObservabilityMiddleware:
         finally:
             self._record(scope, request_id, status, time.perf_counter() - start)
 
-    @staticmethod
-    def _request_id(scope: Scope) -> str:
+    def _request_id(self, scope: Scope) -> str:
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
                 if _REQUEST_ID.match(candidate):
                     return candidate
-        return uuid.uuid4().hex
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
 
     def _record(self, scope: Scope, request_id: str, status: int, seconds: float) -> None:
         route, method = _route_template(scope), scope["method"]
