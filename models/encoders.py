@@ -79,6 +79,7 @@ class TorchEncoders:
     config: EncoderConfig
     model_version: str
     device: str
+    prototypes: np.ndarray  # (classes, D) float32 unit rows, as the ONNX export carries them
     runtime: str = "torch"
 
     @torch.inference_mode()
@@ -113,4 +114,6 @@ def load_torch_encoders(path: Path, device: str = "cpu") -> TorchEncoders:
         raise RuntimeError("DEVICE=cuda was asked for but CUDA is not available")
     model = load_model(path)
     model.to(device).eval()
-    return TorchEncoders(model, model.config, file_version(path), device)
+    with torch.no_grad():
+        prototypes = F.normalize(model.prototypes.float(), dim=1).cpu().numpy()
+    return TorchEncoders(model, model.config, file_version(path), device, prototypes)

@@ -5,6 +5,7 @@ and the prototype classifier's probabilities; training.export writes the graphs 
 checkpoint, with the checkpoint's version and config in their metadata.
 """
 
+import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class OnnxEncoders:
     config: EncoderConfig
     model_version: str
     sessions: dict[Modality, ort.InferenceSession]
+    prototypes: np.ndarray  # (classes, D) unit rows, shared by both modalities
     device: str = "cpu"
     runtime: str = "onnx"
 
@@ -53,6 +55,13 @@ class OnnxEncoders:
 
 class StaleExportError(RuntimeError):
     pass
+
+
+def decode_prototypes(text: str, config: EncoderConfig) -> np.ndarray:
+    """The export's base64 float32 prototypes -> (classes, D), rows re-normalised against rounding."""
+    flat = np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+    rows = flat.reshape(config.num_classes, config.embed_dim)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def load_onnx_encoders(checkpoint: Path) -> OnnxEncoders:
@@ -71,7 +80,10 @@ def load_onnx_encoders(checkpoint: Path) -> OnnxEncoders:
                 f"{path} was exported from model version {meta.get('model_version')}, "
                 f"{checkpoint} is {version}; {hint}"
             )
+        if "prototypes" not in meta:  # an export older than text queries
+            raise StaleExportError(f"{path} carries no class prototypes (an older export); {hint}")
         sessions[modality] = session
-        configs.add(meta["config"])
-    (config_json,) = configs  # both graphs come from one checkpoint
-    return OnnxEncoders(EncoderConfig.from_dict(json.loads(config_json)), version, sessions)
+        configs.add((meta["config"], meta["prototypes"]))
+    ((config_json, prototypes),) = configs  # both graphs come from one checkpoint
+    config = EncoderConfig.from_dict(json.loads(config_json))
+    return OnnxEncoders(config, version, sessions, decode_prototypes(prototypes, config))

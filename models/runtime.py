@@ -25,6 +25,7 @@ class Encoders(Protocol):
     model_version: str  # the checkpoint's, whichever engine runs it
     device: str  # "cpu" or "cuda"
     runtime: str  # "onnx" or "torch"
+    prototypes: np.ndarray  # (classes, D) float32 unit rows: the query vector of a typed digit
 
     def classify(self, modality: Modality, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, ...) float32 inputs -> embeddings (B, D) and class probabilities (B, 10), float32."""

@@ -4,20 +4,24 @@
 
 Each graph maps a (B, 1, H, W) batch to the unit embeddings and the prototype classifier's
 probabilities, so serving needs nothing of PyTorch. Its metadata carries the checkpoint's
-model version and preprocessing config; models.onnx_encoders refuses a graph whose version
+model version, preprocessing config and the ten unit class prototypes (the query vectors of
+a typed digit); models.onnx_encoders refuses a graph whose version
 is not the checkpoint's. training.train exports after saving, so a new checkpoint always
 comes with its graphs.
 """
 
+import base64
 import json
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 from pydantic_settings import CliApp, SettingsConfigDict
 from torch import nn
+from torch.nn import functional as F
 
 from models.encoders import DigitEncoders, load_model
 from models.modality import MODALITIES, Modality
@@ -39,6 +43,11 @@ class ModalityHead(nn.Module):
         return embeddings, self.model.logits(embeddings).softmax(dim=1)
 
 
+def encode_prototypes(prototypes: np.ndarray) -> str:
+    """(classes, D) -> base64 of the little-endian float32 bytes (metadata values are strings)."""
+    return base64.b64encode(np.ascontiguousarray(prototypes, dtype="<f4").tobytes()).decode("ascii")
+
+
 def example_input(model: DigitEncoders, modality: Modality, batch: int = 2) -> torch.Tensor:
     config = model.config
     if modality == "image":
@@ -49,7 +58,12 @@ def example_input(model: DigitEncoders, modality: Modality, batch: int = 2) -> t
 def export_onnx(checkpoint: Path) -> list[Path]:
     """Write checkpoint's graphs (models.runtime.onnx_path) and return their paths."""
     model = load_model(checkpoint).eval()
-    meta = {"model_version": file_version(checkpoint), "config": json.dumps(model.config.to_dict())}
+    prototypes = F.normalize(model.prototypes.detach(), dim=1).numpy()
+    meta = {
+        "model_version": file_version(checkpoint),
+        "config": json.dumps(model.config.to_dict()),
+        "prototypes": encode_prototypes(prototypes),
+    }
     written = []
     for modality in MODALITIES:
         path = onnx_path(checkpoint, modality)

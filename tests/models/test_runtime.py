@@ -65,3 +65,27 @@ def test_the_onnx_engine_reports_its_checkpoint_and_config() -> None:
     assert embeddings.shape == (3, 128) and probs.shape == (3, 10)
     assert np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-5)
     assert np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_both_engines_carry_the_same_unit_prototypes() -> None:
+    onnx = load_encoders(DEFAULT_CHECKPOINT, "cpu", "onnx")
+    torch_engine = load_encoders(DEFAULT_CHECKPOINT, "cpu", "torch")
+    assert onnx.prototypes.shape == (10, 128) and onnx.prototypes.dtype == np.float32
+    assert np.allclose(np.linalg.norm(onnx.prototypes, axis=1), 1, atol=1e-6)
+    assert np.allclose(onnx.prototypes, torch_engine.prototypes, atol=1e-6)
+
+
+def test_an_export_without_prototypes_is_refused(tmp_path: Path) -> None:
+    """An export older than text queries: the same re-export message as a stale one."""
+    import onnx
+
+    copy = tmp_path / "digitbridge.pt"
+    shutil.copy(DEFAULT_CHECKPOINT, copy)
+    for modality in ("image", "audio"):
+        graph = onnx.load(onnx_path(DEFAULT_CHECKPOINT, modality))
+        kept = [p for p in graph.metadata_props if p.key != "prototypes"]
+        del graph.metadata_props[:]
+        graph.metadata_props.extend(kept)
+        onnx.save(graph, onnx_path(copy, modality))
+    with pytest.raises(StaleExportError, match="prototypes.*training.export"):
+        load_encoders(copy, "cpu")
