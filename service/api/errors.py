@@ -18,7 +18,7 @@ from weaviate.exceptions import WeaviateBaseError
 
 from models.cpu_budget import TooComplexError
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
-from service.search.errors import HeavyLaneFull, ItemNotFound, MapUnavailable, SearchError
+from service.search.errors import HeavyLaneFull, ItemNotFound, MapUnavailable, SearchError, UnknownDigitWord
 from store import StoreUnavailable
 
 log = logging.getLogger("service.errors")
@@ -94,6 +94,7 @@ SEARCH_ERRORS: dict[type[SearchError], HttpMeaning] = {
     ItemNotFound: HttpMeaning(404, "not_found"),
     MapUnavailable: HttpMeaning(503, "map_unavailable", MAP_RETRY_AFTER_S),
     HeavyLaneFull: OVERLOADED,
+    UnknownDigitWord: HttpMeaning(422, "unknown_digit_word"),
 }
 
 

@@ -39,6 +39,13 @@ class ItemQueryInfo(BaseModel):
     label: int
 
 
+class TextQueryInfo(BaseModel):
+    """The digit a typed query names."""
+
+    text: str = Field(examples=["sieben"], description="the query as normalised: casefolded, no accents")
+    digit: int = Field(ge=0, le=9, description="the digit it names; its class prototype is the query vector")
+
+
 class IndexedItem(BaseModel):
     """The fields an indexed item shows everywhere; built from an store.Item or Hit.
 
@@ -78,7 +85,7 @@ class Timings(BaseModel):
 class RankedResults(BaseModel):
     """What every search answers, whatever it started from (a base: OpenAPI inlines it)."""
 
-    query: QueryInfo | ItemQueryInfo  # each subclass names its one kind
+    query: QueryInfo | ItemQueryInfo | TextQueryInfo  # each subclass names its one kind
     target: ResolvedTarget
     k: int
     offset: int = 0
@@ -92,6 +99,10 @@ class SearchResponse(RankedResults):
 
 class SimilarResponse(RankedResults):
     query: ItemQueryInfo
+
+
+class TextSearchResponse(RankedResults):
+    query: TextQueryInfo
 
 
 class BatchSlot(BaseModel):
@@ -148,7 +159,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
-        422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex)",
+        422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex), "
+        "or a typed query naming no digit (unknown_digit_word)",
         503: "Weaviate unreachable, timing out, or the index is missing; or more than "
         "MAX_SEARCHES_IN_FLIGHT searches, MAX_UPLOAD_BYTES_HELD upload bytes or HEAVY_UPLOAD_QUEUE "
         "large uploads at once (see Retry-After)",

@@ -27,3 +27,7 @@ class MapUnavailable(SearchError):
 
 class HeavyLaneFull(SearchError):
     """As many large uploads as the heavy lane holds are being prepared already."""
+
+
+class UnknownDigitWord(SearchError):
+    """A text query that names no digit in any language the service knows."""

@@ -1,4 +1,5 @@
-"""The search use-cases behind the routes: one upload, a batch of uploads, "more like this".
+"""The search use-cases behind the routes: one upload, a batch of uploads, "more like this",
+a typed digit.
 
 Each goes bytes -> tensor -> embedding -> Weaviate hits -> response. Uploads are encoded on
 the query encoder's thread (batched with concurrent ones) and searched on the event loop
@@ -28,10 +29,13 @@ from service.api.schemas import (
     SearchResult,
     SimilarResponse,
     Target,
+    TextQueryInfo,
+    TextSearchResponse,
     Timings,
 )
 from service.api.uploads import Upload, too_large_error
-from service.search.errors import ItemNotFound
+from service.search import digit_words
+from service.search.errors import ItemNotFound, UnknownDigitWord
 from service.search.query_encoder import EncodedQuery, QueryEncoder, milliseconds
 from service.search.store_gateway import StoreGateway
 
@@ -66,7 +70,7 @@ def _request(vector: np.ndarray, target: ResolvedTarget, params: SearchParams) -
 
 def _ranked(
     response: type[Response],
-    query: QueryInfo | ItemQueryInfo,
+    query: QueryInfo | ItemQueryInfo | TextQueryInfo,
     target: ResolvedTarget,
     params: SearchParams,
     hits: list[store.Hit],
@@ -182,3 +186,22 @@ async def search_similar(
     timings = Timings(decode=0.0, embed=0.0, search=milliseconds(t2 - t0), total=milliseconds(t2 - started))
     query = ItemQueryInfo.model_validate(item)
     return _ranked(SimilarResponse, query, target, params, hits, timings)
+
+
+async def search_text(
+    prototypes: np.ndarray, weaviate: StoreGateway, text: str, params: SearchParams, started: float
+) -> TextSearchResponse:
+    """A typed digit: its class prototype, shared by both modalities, is the query vector."""
+    digit = digit_words.digit_of(text)
+    if digit is None:
+        raise UnknownDigitWord(
+            f"{text.strip()!r} names no digit; type a numeral or a digit's name in English, German, "
+            f"French, Spanish, Italian, Portuguese or Dutch, e.g. {digit_words.EXAMPLES}"
+        )
+    target: ResolvedTarget = "any" if params.target == "auto" else params.target
+    t0 = time.perf_counter()
+    hits = await weaviate.search(_request(prototypes[digit], target, params))
+    t1 = time.perf_counter()
+    timings = Timings(decode=0.0, embed=0.0, search=milliseconds(t1 - t0), total=milliseconds(t1 - started))
+    query = TextQueryInfo(text=digit_words.normalise(text), digit=digit)
+    return _ranked(TextSearchResponse, query, target, params, hits, timings)

@@ -1,4 +1,4 @@
-"""POST /search, /search/image, /search/audio, /search/batch."""
+"""POST /search, /search/image, /search/audio, /search/batch; GET /search/text (a typed digit)."""
 
 import time
 from collections.abc import Awaitable, Callable
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from models.media_errors import MediaError
 from models.modality import Modality
-from service.api.deps import QueryEncoderDep, SettingsDep, WeaviateDep
+from service.api.deps import EncodersDep, QueryEncoderDep, SettingsDep, WeaviateDep
 from service.api.errors import ApiError, media_status
 from service.api.schemas import (
     BatchResponse,
@@ -16,11 +16,12 @@ from service.api.schemas import (
     ErrorBody,
     SearchResponse,
     Target,
+    TextSearchResponse,
     error_responses,
     multipart_body,
 )
 from service.api.uploads import Upload, read_single_upload, read_uploads
-from service.search import use_cases
+from service.search import digit_words, use_cases
 from service.search.use_cases import Order, SearchParams
 
 router = APIRouter(prefix="/search", tags=["search"])  # slots: service.middleware.admission
@@ -49,6 +50,30 @@ async def search_params(
 
 
 SearchParamsDep = Annotated[SearchParams, Depends(search_params)]
+
+
+@router.get("/text", response_model=TextSearchResponse, responses=error_responses(422, 503))
+async def search_text(
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=digit_words.MAX_QUERY_CHARS,
+            description="a numeral 0-9 or a digit's name in English, German, French, Spanish, Italian, "
+            "Portuguese or Dutch; case, accents and surrounding spaces are ignored",
+            examples=["sieben"],
+        ),
+    ],
+    params: SearchParamsDep,
+    encoders: EncodersDep,
+    weaviate: WeaviateDep,
+) -> TextSearchResponse:
+    """Search both modalities with a typed digit: its class prototype is the query vector
+    (target auto means any here: a typed digit has no modality of its own)."""
+    started = time.perf_counter()
+    if not q.strip():
+        raise ApiError(422, "invalid_parameters", "q is empty: type a digit, e.g. 7 or seven")
+    return await use_cases.search_text(encoders.prototypes, weaviate, q, params, started)
 
 
 def single_upload_route(only: Modality | None) -> Callable[..., Awaitable[SearchResponse]]:
