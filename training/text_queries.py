@@ -60,14 +60,18 @@ def compare(encoders: Encoders, data_dir: Path) -> dict[Modality, dict[str, np.n
     return table
 
 
+def _row(modality: str, kind: str, digit: str, row: np.ndarray) -> str:
+    # AP to four places: the query vectors differ by a handful of items in thousands
+    cells = [f"{v:.3f}" for v in row[:-1]] + [f"{row[-1]:.4f}"]
+    return f"{modality:<9} {kind:<11} {digit:>5}  " + "  ".join(cells)
+
+
 def render(table: dict[Modality, dict[str, np.ndarray]]) -> str:
-    header = "modality  query       digit  " + "  ".join(f"p@{k:<3}" for k in CUTOFFS) + "  AP"
-    lines = [header]
+    lines = ["modality  query       digit  " + "  ".join(f"p@{k:<3}" for k in CUTOFFS) + "  AP"]
     for m, kinds in table.items():
         for kind, rows in kinds.items():
-            for d, row in enumerate(rows):
-                lines.append(f"{m:<9} {kind:<11} {d:>5}  " + "  ".join(f"{v:.3f}" for v in row))
-            lines.append(f"{m:<9} {kind:<11} {'mean':>5}  " + "  ".join(f"{v:.3f}" for v in rows.mean(0)))
+            lines += [_row(m, kind, str(d), row) for d, row in enumerate(rows)]
+            lines.append(_row(m, kind, "mean", rows.mean(0)))
     return "\n".join(lines)
 
 
