@@ -193,3 +193,18 @@ def test_only_search_routes_are_admitted() -> None:
             assert answers.status == 200, path
 
     in_fresh_loop(scenario())
+
+
+def test_a_typed_digit_takes_a_search_slot() -> None:
+    """No decoding, but a Weaviate query: bounded by the slots like "more like this"."""
+
+    async def scenario() -> None:
+        admission = SearchAdmission(LIMITS)
+        admission.in_flight = LIMITS.max_searches  # full
+        answers, never_called = Answers(), Route()
+        await SearchAdmissionMiddleware(never_called)(
+            scope_for(admission, "GET", "/search/text"), body_feed([b""]), answers
+        )
+        assert answers.status == 503 and never_called.slots_seen == []
+
+    in_fresh_loop(scenario())
