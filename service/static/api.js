@@ -37,7 +37,9 @@ function plainError(status, body, keySent) {
     case 404: return "That item is no longer in the index.";
     case 413: return `The file is too large. ${message}`;
     case 415: return `This file type is not supported. ${message}`;
-    case 422: return `Check the options: ${message}`;
+    case 422: return body && body.error && body.error.code === "unknown_digit_word"
+      ? message
+      : `Check the options: ${message}`;
     case 503: return notReadyReasons.length
       ? `The search service is not ready (${notReadyReasons.join("; ")}); searches work again once it is.`
       : "The search service is not available right now; try again in a few seconds.";

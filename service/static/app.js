@@ -1,4 +1,4 @@
-// DigitBridge page: wires the inputs (pad, file, microphone) to the search API, at most one
+// DigitBridge page: wires the inputs (pad, file, microphone, typed digit) to the search API, at most one
 // request in flight (a newer query waits and replaces any older waiting one).
 import { api, ApiError, loadMedia, releaseMedia } from "/static/api.js";
 import { KeyPrompt } from "/static/keyprompt.js";
@@ -17,7 +17,7 @@ const ui = {
   searchState: $("search-state"),
 };
 const errors = {
-  draw: $("draw-error"), file: $("file-error"), mic: $("mic-error"),
+  draw: $("draw-error"), file: $("file-error"), mic: $("mic-error"), text: $("text-error"),
   controls: $("controls-error"), similar: $("results-error"), map: $("map-error"),
 };
 
@@ -28,7 +28,8 @@ function showError(where, message) {
 }
 
 // ---------------------------------------------------------------- query state and requests
-let query = null; // {kind: "upload", blob, source} | {kind: "similar", id, source: "similar"}
+// {kind: "upload", blob, source} | {kind: "similar", id, source: "similar"} | {kind: "text", text, source: "text"}
+let query = null;
 let offset = 0;
 let pending = null;
 let inFlight = false;
@@ -73,6 +74,8 @@ async function run(q) {
     body = await api(`/items/${q.id}/similar?${qs}`);
     const p = map.byId.get(q.id);
     placed = p ? [p.x, p.y] : null;
+  } else if (q.kind === "text") {
+    body = await api(`/search/text?q=${encodeURIComponent(q.text)}&${qs}`);
   } else {
     const form = new FormData();
     form.append("file", q.blob, q.name);
@@ -104,6 +107,10 @@ function render(q, body, k) {
   if (q.kind === "similar") {
     $("u-modality").textContent = `indexed ${info.modality === "image" ? "image" : "recording"} (more like this)`;
     $("u-label").textContent = String(info.label);
+    $("u-confidence").textContent = "–";
+  } else if (q.kind === "text") {
+    $("u-modality").textContent = `typed "${info.text}" (its class prototype)`;
+    $("u-label").textContent = String(info.digit);
     $("u-confidence").textContent = "–";
   } else {
     $("u-modality").textContent = `${info.modality} (${info.format})`;
@@ -240,6 +247,14 @@ ui.drop.addEventListener("drop", (e) => {
   e.preventDefault();
   ui.drop.classList.remove("over");
   searchFile(e.dataTransfer.files[0]);
+});
+
+// ---------------------------------------------------------------- typed digit
+$("text-panel").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("text-query").value.trim();
+  if (!text) return showError("text", "Type a digit first, e.g. 7 or seven.");
+  search({ kind: "text", text, source: "text" });
 });
 
 // ---------------------------------------------------------------- microphone
