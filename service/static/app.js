@@ -1,11 +1,12 @@
 // DigitBridge page: wires the inputs (pad, file, microphone, typed digit) to the search API, at most one
 // request in flight (a newer query waits and replaces any older waiting one).
-import { api, ApiError, loadMedia, releaseMedia } from "/static/api.js";
+import { api, ApiError, releaseMedia } from "/static/api.js";
 import { KeyPrompt } from "/static/keyprompt.js";
 import { EmbeddingMapView, DIGIT_COLOURS } from "/static/map.js";
 import { DrawingPad } from "/static/pad.js";
 import { Readiness } from "/static/readiness.js";
 import { Recorder } from "/static/recorder.js";
+import { resultCard } from "/static/results.js";
 
 const DRAW_DEBOUNCE_MS = 120; // while the pen moves: one search per pause this long (or per frame budget)
 const $ = (id) => document.getElementById(id);
@@ -122,7 +123,9 @@ function render(q, body, k) {
     `decode ${t.decode.toFixed(1)} ms · embed ${t.embed.toFixed(1)} ms · search ${t.search.toFixed(1)} ms · total ${t.total.toFixed(1)} ms`;
 
   releaseMedia();
-  ui.results.replaceChildren(...body.results.map(resultCard));
+  const similar = (id) => search({ kind: "similar", id, source: "similar" });
+  const mediaFailed = (message) => { errors.similar.textContent = message; };
+  ui.results.replaceChildren(...body.results.map((r) => resultCard(r, similar, mediaFailed)));
   const order = ui.farthest.checked ? "most dissimilar" : "closest";
   ui.note.textContent = body.results.length
     ? `${order} ${body.target === "any" ? "items" : body.target === "image" ? "images" : "recordings"}, ${offset + 1}–${offset + body.results.length}`
@@ -130,43 +133,6 @@ function render(q, body, k) {
   ui.page.textContent = body.results.length ? `${offset + 1}–${offset + body.results.length}` : "–";
   ui.prev.disabled = offset === 0;
   ui.next.disabled = body.results.length < k;
-}
-
-function resultCard(r) {
-  const li = document.createElement("li");
-  li.className = "result";
-  li.dataset.id = r.id;
-  li.dataset.label = String(r.label);
-  li.dataset.modality = r.modality;
-  const digit = document.createElement("span");
-  digit.className = "digit";
-  digit.textContent = String(r.label);
-  let media;
-  if (r.modality === "image") {
-    media = document.createElement("img");
-    media.alt = `handwritten ${r.label}`;
-    media.width = 84;
-    media.height = 84;
-  } else {
-    media = document.createElement("audio");
-    media.controls = true;
-    media.preload = "none";
-    media.setAttribute("aria-label", `recording of ${r.label}${r.speaker ? ` by ${r.speaker}` : ""}`);
-  }
-  loadMedia(media, r.media_url).catch((err) => {
-    errors.similar.textContent = `A result's ${r.modality === "image" ? "image" : "recording"} could not be loaded. ${err.message}`;
-  });
-  const meta = document.createElement("span");
-  meta.className = "meta";
-  meta.textContent = `${r.speaker ? `${r.speaker} · ` : ""}distance ${r.distance.toFixed(3)}`;
-  const more = document.createElement("button");
-  more.type = "button";
-  more.className = "similar";
-  more.textContent = "More like this";
-  more.setAttribute("aria-label", `More like this ${r.modality} of ${r.label}`);
-  more.addEventListener("click", () => search({ kind: "similar", id: r.id, source: "similar" }));
-  li.append(digit, media, meta, more);
-  return li;
 }
 
 // ---------------------------------------------------------------- embedding map
