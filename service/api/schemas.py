@@ -159,8 +159,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
-        422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex), "
-        "or a typed query naming no digit (unknown_digit_word)",
+        422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex)",
         503: "Weaviate unreachable, timing out, or the index is missing; or more than "
         "MAX_SEARCHES_IN_FLIGHT searches, MAX_UPLOAD_BYTES_HELD upload bytes or HEAVY_UPLOAD_QUEUE "
         "large uploads at once (see Retry-After)",

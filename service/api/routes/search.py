@@ -14,6 +14,7 @@ from service.api.schemas import (
     BatchResponse,
     BatchSlot,
     ErrorBody,
+    ErrorResponse,
     SearchResponse,
     Target,
     TextSearchResponse,
@@ -52,7 +53,17 @@ async def search_params(
 SearchParamsDep = Annotated[SearchParams, Depends(search_params)]
 
 
-@router.get("/text", response_model=TextSearchResponse, responses=error_responses(422, 503))
+TEXT_ERRORS = {
+    **error_responses(503),
+    422: {
+        "model": ErrorResponse,
+        "description": "q names no digit (unknown_digit_word; the message gives examples), "
+        "is empty or too long, or another parameter is out of bounds (invalid_parameters)",
+    },
+}
+
+
+@router.get("/text", response_model=TextSearchResponse, responses=TEXT_ERRORS)
 async def search_text(
     q: Annotated[
         str,
