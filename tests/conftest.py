@@ -12,6 +12,13 @@
   random weights (seed 0), for tests of plumbing that must not wait for training.
 
 Any other process started with `tests.weaviate_server.env_for(settings)` shares the server.
+
+`make test` runs the suite on pytest-xdist workers (`-n 3 --dist loadfile`); each worker is a
+session of its own, with its own server. A module's tests stay on one worker (its module
+fixtures are built once); the modules in SHARED_SESSION count as one module, since they share
+a costly session fixture (the full index, the validation set's embeddings) that one worker
+then builds once. Workers hand out those first, then modules with slow tests (see
+`pytest_collection_modifyitems`; `--no-loadscope-reorder` keeps that order).
 """
 
 from __future__ import annotations
@@ -24,6 +31,46 @@ import weaviate
 
 import store
 from tests.weaviate_server import embedded_settings, wait_closed
+
+
+# module -> the unit it runs in, when that is not the module alone
+SHARED_SESSION = dict.fromkeys(
+    [
+        "tests/indexer/test_indexer_run.py",
+        "tests/models/test_checkpoint.py",
+        "tests/service/test_service_acceptance.py",
+        "tests/service/test_service_supervised.py",
+        "tests/training/test_ood.py",
+    ],
+    "the full validation set",
+)
+
+
+def _unit(nodeid: str) -> str:
+    module = nodeid.split("::")[0]
+    return SHARED_SESSION.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile` with the SHARED_SESSION modules as one file (see the module doc)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedSessionScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return SharedSessionScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers: the shared units first, then units with slow tests, in collection order."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    shared = set(SHARED_SESSION.values())
+    items.sort(key=lambda item: (_unit(item.nodeid) not in shared, _unit(item.nodeid) not in slow))
 
 
 @pytest.fixture(scope="session")
