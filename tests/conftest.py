@@ -10,6 +10,11 @@
   for the whole session; closing it at the end (last user) stops the server.
 * `untrained_checkpoint` (session): a checkpoint of the real encoder architecture with
   random weights (seed 0), for tests of plumbing that must not wait for training.
+* `full_index` (session): the whole validation set indexed by the indexer's pipeline into the
+  collection FULL_COLLECTION of that server, with the committed checkpoint (the untrained one
+  when there is none): its settings and the run's report. Read it; never change it.
+* `embedding_memo` (session) and `remembered_embeddings` (patches training's embed_bytes with
+  it): the validation set embedded once per session (tests/full_set.py).
 
 Any other process started with `tests.weaviate_server.env_for(settings)` shares the server.
 
@@ -30,7 +35,13 @@ import pytest
 import weaviate
 
 import store
+from indexer import pipeline
+from indexer.settings import IndexerSettings
+from tests.full_set import EmbeddingMemo
 from tests.weaviate_server import embedded_settings, wait_closed
+
+REPO_CHECKPOINT = Path("models/checkpoints/digitbridge.pt")
+FULL_COLLECTION = "Full"
 
 
 # module -> the unit it runs in, when that is not the module alone
@@ -116,3 +127,35 @@ def make_checkpoint(path: Path, seed: int) -> Path:
 @pytest.fixture(scope="session")
 def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_checkpoint(tmp_path_factory.mktemp("checkpoints") / "untrained-0.pt", seed=0)
+
+
+@pytest.fixture(scope="session")
+def full_index(
+    weaviate_settings: store.StoreSettings, request: pytest.FixtureRequest
+) -> tuple[IndexerSettings, pipeline.Report]:
+    checkpoint = (
+        REPO_CHECKPOINT.resolve()
+        if REPO_CHECKPOINT.is_file()
+        else request.getfixturevalue("untrained_checkpoint")
+    )
+    settings = IndexerSettings(
+        **{**weaviate_settings.model_dump(), "collection": FULL_COLLECTION, "checkpoint": checkpoint},
+        recreate=True,
+    )
+    return settings, pipeline.run(settings, progress=False)
+
+
+@pytest.fixture(scope="session")
+def embedding_memo() -> EmbeddingMemo:
+    return EmbeddingMemo()
+
+
+@pytest.fixture
+def remembered_embeddings(embedding_memo: EmbeddingMemo, monkeypatch: pytest.MonkeyPatch) -> EmbeddingMemo:
+    """training.evaluate's and training.ood.report's embed_bytes answer from the session's memo."""
+    import training.evaluate
+    import training.ood.report
+
+    monkeypatch.setattr(training.evaluate, "embed_bytes", embedding_memo.embed_bytes)
+    monkeypatch.setattr(training.ood.report, "embed_bytes", embedding_memo.embed_bytes)
+    return embedding_memo
