@@ -10,6 +10,8 @@
   for the whole session; closing it at the end (last user) stops the server.
 * `untrained_checkpoint` (session): a checkpoint of the real encoder architecture with
   random weights (seed 0), for tests of plumbing that must not wait for training.
+* `plumbing_checkpoint` (session): the committed checkpoint, or the untrained one when there is
+  none (only then built: an export costs ~10 s), for tests where any real checkpoint does.
 * `full_index` (session): the whole validation set indexed by the indexer's pipeline into the
   collection FULL_COLLECTION of that server, with the committed checkpoint (the untrained one
   when there is none): its settings and the run's report. Read it; never change it.
@@ -130,18 +132,22 @@ def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def plumbing_checkpoint(request: pytest.FixtureRequest) -> Path:
+    if REPO_CHECKPOINT.is_file():
+        return REPO_CHECKPOINT.resolve()
+    return Path(request.getfixturevalue("untrained_checkpoint"))
+
+
+@pytest.fixture(scope="session")
 def full_index(
-    weaviate_settings: store.StoreSettings, request: pytest.FixtureRequest
+    weaviate_settings: store.StoreSettings, plumbing_checkpoint: Path
 ) -> tuple[IndexerSettings, pipeline.Report]:
-    checkpoint = (
-        REPO_CHECKPOINT.resolve()
-        if REPO_CHECKPOINT.is_file()
-        else request.getfixturevalue("untrained_checkpoint")
-    )
-    settings = IndexerSettings(
-        **{**weaviate_settings.model_dump(), "collection": FULL_COLLECTION, "checkpoint": checkpoint},
-        recreate=True,
-    )
+    values = {
+        **weaviate_settings.model_dump(),
+        "collection": FULL_COLLECTION,
+        "checkpoint": plumbing_checkpoint,
+    }
+    settings = IndexerSettings(**values, recreate=True)
     return settings, pipeline.run(settings, progress=False)
 
 

@@ -28,9 +28,9 @@ N_MNIST, N_FSDD = 10_000, 300
 
 
 @pytest.fixture(scope="module")
-def checkpoint(untrained_checkpoint: Path) -> Path:
+def checkpoint(plumbing_checkpoint: Path) -> Path:
     # Indexing mechanics do not depend on training; prefer the committed model when it exists.
-    return REPO_CHECKPOINT.resolve() if REPO_CHECKPOINT.is_file() else untrained_checkpoint
+    return plumbing_checkpoint
 
 
 def indexer_settings(
