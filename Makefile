@@ -52,8 +52,11 @@ export: venv
 evaluate: venv
 	$(PY) -m training.evaluate --json models/metrics.json && cat models/metrics.json
 
+# On pytest-xdist workers: the suite waits on servers and subprocesses as much as it computes,
+# so more workers than cores pay (tests/conftest.py says how tests are grouped onto them).
+TEST_WORKERS ?= 3
 test: venv system-deps weaviate deploy-tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: venv
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy models store indexer service launcher training bench

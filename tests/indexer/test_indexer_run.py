@@ -28,9 +28,9 @@ N_MNIST, N_FSDD = 10_000, 300
 
 
 @pytest.fixture(scope="module")
-def checkpoint(untrained_checkpoint: Path) -> Path:
+def checkpoint(plumbing_checkpoint: Path) -> Path:
     # Indexing mechanics do not depend on training; prefer the committed model when it exists.
-    return REPO_CHECKPOINT.resolve() if REPO_CHECKPOINT.is_file() else untrained_checkpoint
+    return plumbing_checkpoint
 
 
 def indexer_settings(
@@ -65,18 +65,14 @@ def expected_counts() -> dict[str, dict[int, int]]:
 # ---------------------------------------------------------------- the full index
 
 
-@pytest.fixture(scope="module")
-def full(weaviate_settings: store.StoreSettings, checkpoint: Path) -> tuple[IndexerSettings, pipeline.Report]:
-    settings = indexer_settings(weaviate_settings, "IdxFull", checkpoint, recreate=True)
-    report = pipeline.run(settings, progress=False)
-    return settings, report
+# `full_index` (tests/conftest.py): the session's full run, once for all the tests below.
 
 
 @pytest.mark.slow
 def test_full_run_indexes_everything(
-    full: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
+    full_index: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
 ) -> None:
-    settings, report = full
+    settings, report = full_index
     assert report.ok, (report.failures[:5], report.problems)
     assert (report.total, report.written, report.skipped) == (N_MNIST + N_FSDD, N_MNIST + N_FSDD, 0)
     collection = weaviate_client.collections.get(settings.collection)
@@ -89,9 +85,9 @@ def test_full_run_indexes_everything(
 
 @pytest.mark.slow
 def test_second_run_changes_nothing(
-    full: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
+    full_index: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
 ) -> None:
-    settings, first = full
+    settings, first = full_index
     again = pipeline.run(settings.model_copy(update={"recreate": False}), progress=False)
     assert again.ok, (again.failures[:5], again.problems)
     assert (again.written, again.skipped) == (0, N_MNIST + N_FSDD)
@@ -103,12 +99,12 @@ def test_second_run_changes_nothing(
 @pytest.mark.slow
 @pytest.mark.parametrize(("query_source", "target"), [("mnist", "audio"), ("fsdd", "image")])
 def test_near_vector_filtered_to_the_other_modality(
-    full: tuple[IndexerSettings, pipeline.Report],
+    full_index: tuple[IndexerSettings, pipeline.Report],
     weaviate_client: weaviate.WeaviateClient,
     query_source: str,
     target: str,
 ) -> None:
-    settings, _ = full
+    settings, _ = full_index
     collection = weaviate_client.collections.get(settings.collection)
     split, name = ("test", "7") if query_source == "mnist" else ("validation", "7_jackson_0.wav")
     vector = store.get_vector(collection, store.object_uuid(query_source, split, name))
@@ -121,9 +117,9 @@ def test_near_vector_filtered_to_the_other_modality(
 
 @pytest.mark.slow
 def test_media_round_trips_byte_for_byte(
-    full: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
+    full_index: tuple[IndexerSettings, pipeline.Report], weaviate_client: weaviate.WeaviateClient
 ) -> None:
-    settings, _ = full
+    settings, _ = full_index
     collection = weaviate_client.collections.get(settings.collection)
     images, _ = load_mnist(DATA_DIR, train=False)
     for i in (0, 4321, 9999):
@@ -275,11 +271,11 @@ def test_cli_unreachable_server_fails_fast_with_a_clear_message(
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["audio", None])
 def test_search_is_exact_brute_force_order(
-    full: tuple[IndexerSettings, pipeline.Report],
+    full_index: tuple[IndexerSettings, pipeline.Report],
     weaviate_client: weaviate.WeaviateClient,
     target: str | None,
 ) -> None:
-    settings, _ = full
+    settings, _ = full_index
     collection = weaviate_client.collections.get(settings.collection)
     objects = list(collection.iterator(include_vector=True, return_properties=["modality"]))
     if target:

@@ -24,10 +24,10 @@ def stack_of(thread: threading.Thread) -> list[str]:
 
 
 def test_the_indexers_end_check_waits_for_the_repair_lock(
-    weaviate_settings: store.StoreSettings, untrained_checkpoint: Path
+    weaviate_settings: store.StoreSettings, plumbing_checkpoint: Path
 ) -> None:
     settings = indexer_settings(
-        weaviate_settings, "IdxLocked", untrained_checkpoint, index_limit=10, recreate=True
+        weaviate_settings, "IdxLocked", plumbing_checkpoint, index_limit=10, recreate=True
     )
     reports: list[pipeline.Report] = []
     run = threading.Thread(target=lambda: reports.append(pipeline.run(settings, progress=False)))

@@ -1,5 +1,9 @@
 """The committed checkpoint: it loads, reproduces the model card's metrics, and treats a
-canvas drawing of a digit like the MNIST original it was drawn from."""
+canvas drawing of a digit like the MNIST original it was drawn from.
+
+The metrics come from `training.evaluate.evaluate` itself; the validation set's embeddings
+it computes are the session's (tests/conftest.py `remembered_embeddings`): the acceptance
+test and the OOD report need the same ones."""
 
 import json
 from pathlib import Path
@@ -30,7 +34,7 @@ def test_checkpoint_is_small_and_is_the_one_the_metrics_describe(encoders):
 
 
 @pytest.mark.slow
-def test_committed_checkpoint_reproduces_the_model_card_metrics(encoders):
+def test_committed_checkpoint_reproduces_the_model_card_metrics(encoders, remembered_embeddings):
     recorded = json.loads(METRICS.read_text())
     measured = evaluate(encoders, DATA_DIR)
     for direction in ("image_to_audio", "audio_to_image"):

@@ -22,7 +22,6 @@ from service.settings import ServiceSettings
 from tests.service.helpers import (
     MAX_BATCH,
     MAX_UPLOAD,
-    REPO_CHECKPOINT,
     SMALL_LIMIT,
     LiveServer,
     Media,
@@ -33,8 +32,8 @@ from tests.service.helpers import (
 
 
 @pytest.fixture(scope="session")
-def service_checkpoint(untrained_checkpoint: Path) -> Path:
-    return REPO_CHECKPOINT.resolve() if REPO_CHECKPOINT.is_file() else untrained_checkpoint
+def service_checkpoint(plumbing_checkpoint: Path) -> Path:
+    return plumbing_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -4,32 +4,25 @@
 -> top-5 handwritten digits. Precision@5 (share of the five results that carry the query's
 label) must be >= 98% in both directions and within 0.5 points of exact cosine top-5 over
 the same gallery computed in-process with numpy: the HTTP path loses nothing.
-Needs the trained checkpoint and the full index (about a minute to build).
+Needs the trained checkpoint and the full index: the session's (tests/conftest.py `full_index`,
+built by the indexer's pipeline), and the validation set's embeddings, computed in-process
+once per session (`embedding_memo`: training.evaluate.embed_bytes, the upload path).
 """
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-import store
+from indexer import pipeline
+from indexer.settings import IndexerSettings
 from models.data import fsdd_items, load_mnist, mnist_png
-from models.preprocess import prepare
-from models.runtime import Encoders, load_encoders
+from models.runtime import load_encoders
 from service.main import create_app
-from tests.service.helpers import REPO_CHECKPOINT, build_index, settings_for
+from tests.full_set import EmbeddingMemo
+from tests.service.helpers import REPO_CHECKPOINT, settings_for
 
 N_IMAGES = 200
 K = 5
-
-
-def embed_bytes(encoders: Encoders, blobs: list[bytes]) -> np.ndarray:
-    prepared = [prepare(b, encoders.config) for b in blobs]
-    modality = prepared[0].modality
-    out = [
-        encoders.embed(modality, np.stack([p.tensor for p in prepared[i : i + 512]]))
-        for i in range(0, len(prepared), 512)
-    ]
-    return np.concatenate(out)
 
 
 def precision_at_k(
@@ -53,11 +46,14 @@ def http_precision(client: TestClient, blobs: list[bytes], labels: np.ndarray, t
 
 
 @pytest.mark.slow
-def test_http_retrieval_quality_equals_in_process(weaviate_settings: store.StoreSettings) -> None:
+def test_http_retrieval_quality_equals_in_process(
+    full_index: tuple[IndexerSettings, pipeline.Report], embedding_memo: EmbeddingMemo
+) -> None:
     assert REPO_CHECKPOINT.is_file(), f"the trained checkpoint {REPO_CHECKPOINT} is missing"
     checkpoint = REPO_CHECKPOINT.resolve()
-    build_index(weaviate_settings, "SvcFull", checkpoint, limit=None)
-    data_dir = weaviate_settings.data_dir
+    index, report = full_index
+    assert index.checkpoint == checkpoint and report.ok, (report.failures[:5], report.problems)
+    data_dir = index.data_dir
 
     images, image_labels = load_mnist(data_dir, train=False)
     pngs = [mnist_png(img) for img in images]
@@ -69,12 +65,12 @@ def test_http_retrieval_quality_equals_in_process(weaviate_settings: store.Store
     query_pngs, query_png_labels = [pngs[i] for i in picks], image_labels[picks]
 
     encoders = load_encoders(checkpoint, "cpu")
-    image_gallery = embed_bytes(encoders, pngs)
-    audio_gallery = embed_bytes(encoders, wavs)
+    image_gallery = embedding_memo.embed_bytes(encoders, pngs)[0]
+    audio_gallery = embedding_memo.embed_bytes(encoders, wavs)[0]
     local_i2a = precision_at_k(image_gallery[picks], query_png_labels, audio_gallery, clip_labels)
     local_a2i = precision_at_k(audio_gallery, clip_labels, image_gallery, image_labels)
 
-    settings = settings_for(weaviate_settings, collection="SvcFull", checkpoint=checkpoint, device="cpu")
+    settings = settings_for(index, checkpoint=checkpoint, device="cpu")
     timings: list[dict] = []
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 200

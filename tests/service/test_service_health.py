@@ -91,13 +91,11 @@ def test_readyz_503_for_a_mixed_version_index(
 
 
 @pytest.mark.slow
-def test_readyz_503_for_a_vector_index_short_of_its_objects(
-    untrained_checkpoint: Path, tmp_path: Path
-) -> None:
+def test_readyz_503_for_a_vector_index_short_of_its_objects(service_checkpoint: Path, tmp_path: Path) -> None:
     """Objects stored and counted, but some in no search result: not ready, and saying why."""
-    version = file_version(untrained_checkpoint)
+    version = file_version(service_checkpoint)
     with short_index(tmp_path, "SvcShort", 3000, model_version=version) as lost:
-        settings = settings_for(lost.settings, checkpoint=untrained_checkpoint, device="cpu")
+        settings = settings_for(lost.settings, checkpoint=service_checkpoint, device="cpu")
         with TestClient(create_app(settings)) as c:
             start = time.perf_counter()
             while (r := c.get("/readyz")).status_code != 503:  # once the first check has run

@@ -2,7 +2,10 @@
 validation index (10,300 objects) on an embedded Weaviate it opened itself; the server is
 SIGKILLed. While it is down every search is a 503 + Retry-After within FAIL_FAST_S and /readyz
 says why; with no help from the test the service is ready again within 30 s, and every one of
-the 10,300 objects is then found by a search with its own vector."""
+the 10,300 objects is then found by a search with its own vector.
+
+The index is the session's `full_index` (built by the indexer's pipeline), copied object by
+object, vectors and all, into this test's own data folder (tests/full_set.py `copy_index`)."""
 
 from __future__ import annotations
 
@@ -16,14 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import weaviate
 from fastapi.testclient import TestClient
 from weaviate.collections import Collection
 
 import store
+from indexer import pipeline
+from indexer.settings import IndexerSettings
 from models.data import load_mnist, mnist_png
 from service.main import create_app
 from service.search.store_gateway import FAIL_FAST_S
-from tests.service.helpers import REPO_CHECKPOINT, build_index, settings_for
+from tests.full_set import copy_index
+from tests.service.helpers import REPO_CHECKPOINT, settings_for
 from tests.weaviate_server import embedded_settings, wait_closed
 
 COLLECTION = "SupervisedFull"
@@ -90,12 +97,19 @@ class SearchLoad:
 
 
 @pytest.mark.slow
-def test_killed_weaviate_comes_back_by_itself_with_every_object_findable(tmp_path: Path) -> None:
+def test_killed_weaviate_comes_back_by_itself_with_every_object_findable(
+    tmp_path: Path,
+    full_index: tuple[IndexerSettings, pipeline.Report],
+    weaviate_client: weaviate.WeaviateClient,
+) -> None:
     assert REPO_CHECKPOINT.is_file(), f"the trained checkpoint {REPO_CHECKPOINT} is missing"
     checkpoint = REPO_CHECKPOINT.resolve()
+    source, report = full_index
+    assert source.checkpoint == checkpoint and report.ok and report.written == TOTAL
     base = embedded_settings(tmp_path / "weaviate", collection=COLLECTION, checkpoint=checkpoint)
     t = time.monotonic()
-    build_index(base, COLLECTION, checkpoint, limit=None)  # the indexer's pipeline; it stops the server after
+    copied = copy_index(weaviate_client.collections.get(source.collection), base)  # stops the server after
+    assert copied == TOTAL
     built_s = time.monotonic() - t
     settings = settings_for(base, checkpoint=checkpoint, device="cpu")
     assert settings.weaviate_url is None  # embedded: the service supervises it
@@ -178,7 +192,7 @@ def test_killed_weaviate_comes_back_by_itself_with_every_object_findable(tmp_pat
         stats = c.get("/stats")
         assert stats.status_code == 200 and stats.json()["total"] == TOTAL
         print(
-            f"\nindex built in {built_s:.0f}s; SIGKILL under load: {len(in_flight)} searches in flight "
+            f"\nindex copied in {built_s:.0f}s; SIGKILL under load: {len(in_flight)} searches in flight "
             f"answered within {slowest_in_flight_s * 1000:.0f} ms of the kill "
             f"({dict(Counter(o.status for o in in_flight))}), slowest of {len(load.outcomes)} under load "
             f"{slowest_s * 1000:.0f} ms ({dict(Counter(o.status for o in load.outcomes))}); "

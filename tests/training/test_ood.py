@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from models.encoder_config import EncoderConfig
 from models.preprocess import prepare, sniff
-from models.settings import ModelSettings
+from models.runtime import load_encoders
+from models.settings import DEFAULT_CHECKPOINT, ModelSettings
 from models.wav import read_wav
+from tests.full_set import EmbeddingMemo
 from training.ood import low_res
 from training.ood import recording_conditions as conditions
 from training.ood import rendered_digits as drawn
@@ -229,21 +230,16 @@ def test_low_res_images_are_deterministic(low_res_images: list[drawn.OodImage]) 
 
 @pytest.mark.slow
 def test_evaluate_ood_report_shape(
-    tmp_path: Path,
+    remembered_embeddings: EmbeddingMemo,
     speech: list[spoken.OodAudio],
     digits: list[drawn.OodImage],
     condition_clips: list[spoken.OodAudio],
     low_res_images: list[drawn.OodImage],
 ) -> None:
-    """The evaluation runs end to end on a real (untrained) model and real galleries."""
-    from models.encoders import DigitEncoders, save_checkpoint
-    from models.runtime import load_encoders
-    from training.export import export_onnx
-
-    torch.manual_seed(0)
-    save_checkpoint(DigitEncoders(CONFIG), tmp_path / "untrained.pt", {})
-    export_onnx(tmp_path / "untrained.pt")
-    encoders = load_encoders(tmp_path / "untrained.pt", "cpu")
+    """The evaluation runs end to end on a real model (the committed one) and real galleries:
+    the validation set embedded as training.evaluate does, the session's embeddings
+    (tests/conftest.py `remembered_embeddings`; the model card's metrics use the same)."""
+    encoders = load_encoders(DEFAULT_CHECKPOINT, "cpu")
     data_dir = ModelSettings().data_dir
     few_speech = [c for c in speech if c.group == "child"]
     few_digits = [d for d in digits if d.font == digits[0].font]
