@@ -77,8 +77,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     return SharedSessionScheduling(config, log)
 
 
+@pytest.hookimpl(trylast=True)  # after the conftests below, which may rename tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On xdist workers: the shared units first, then units with slow tests, in collection order."""
+    """No two tests share a nodeid (xdist would run only one of them); on xdist workers, the
+    shared units first, then units with slow tests, each in collection order."""
+    nodeids = [item.nodeid for item in items]
+    twins = sorted({n for n in nodeids if nodeids.count(n) > 1})
+    assert not twins, f"tests sharing a nodeid (pytest-xdist would run one of each): {twins}"
     if not hasattr(config, "workerinput"):
         return
     slow = {_unit(item.nodeid) for item in items if item.get_closest_marker("slow")}
