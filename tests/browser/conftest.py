@@ -19,6 +19,7 @@ from service.settings import ServiceSettings
 
 # the service fixtures, shared rather than copied (importing them registers them here)
 from tests.service.conftest import live_server, service_checkpoint, small_index  # noqa: F401
+from tests.service.helpers import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -87,3 +88,14 @@ def chromium(tmp_path_factory: pytest.TempPathFactory, fsdd_clips: dict[int, Pat
         yield context
         context.close()
     print(f"\nbrowser test screenshots: {ARTIFACTS}")
+
+
+@pytest.fixture
+def ready_page(chromium: object, live_server: LiveServer) -> Iterator[object]:  # noqa: F811
+    """The page, loaded and ready; any console error or CSP violation fails the test."""
+    from tests.browser.helpers import TIMEOUT_MS, watched_page  # helpers import this module
+
+    with watched_page(chromium) as page:
+        page.goto(live_server.url + "/")
+        page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
+        yield page

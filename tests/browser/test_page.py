@@ -4,7 +4,6 @@ Each test opens the page fresh, checks what a user would see, and saves a screen
 that state under tests/browser/artifacts/.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,17 @@ from tests.browser.helpers import (
     searches,
     shot,
     wait_searches,
-    watched_page,
     zero_stroke,
 )
-from tests.service.helpers import LiveServer
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(chromium, live_server: LiveServer) -> Iterator[object]:
-    """The page, loaded and ready; any console error or CSP violation fails the test."""
-    with watched_page(chromium) as page:
-        page.goto(live_server.url + "/")
-        page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
-        page.wait_for_selector("#map[data-points]", timeout=TIMEOUT_MS)
-        yield page
+def page(ready_page) -> object:
+    """The ready page (tests/browser/conftest.py) with its map drawn."""
+    ready_page.wait_for_selector("#map[data-points]", timeout=TIMEOUT_MS)
+    return ready_page
 
 
 def test_drawing_finds_spoken_digits_live(page) -> None:

@@ -1,22 +1,16 @@
 """The page's "Type a digit" box in a real Chromium: a typed name finds that digit, an
 unknown word shows the service's message beside the box."""
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.browser.helpers import TIMEOUT_MS, result_labels, searches, shot, wait_searches, watched_page
-from tests.service.helpers import LiveServer
+from tests.browser.helpers import TIMEOUT_MS, result_labels, searches, shot, wait_searches
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(chromium, live_server: LiveServer) -> Iterator[object]:
-    with watched_page(chromium) as page:
-        page.goto(live_server.url + "/")
-        page.wait_for_selector("#status[data-state='ready']", timeout=TIMEOUT_MS)
-        yield page
+def page(ready_page) -> object:
+    return ready_page
 
 
 def test_typing_sieben_finds_sevens(page) -> None:
