@@ -4,7 +4,7 @@ and the encoders alone at batch 1 and 64 (per-item cost)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from weaviate.collections import Collection
@@ -83,9 +83,11 @@ def run_in_process(
 ) -> dict:
     """All of the floor on one engine; PyTorch on the CPU with `cpu_threads` intra-op threads (the
     service's choice, as ONNX Runtime's, so the floor and the HTTP numbers compare like with like)."""
-    restore = (
-        _torch_threads(cpu_threads) if encoders.runtime == "torch" and encoders.device == "cpu" else None
-    )
+    restore = None
+    if encoders.runtime == "torch" and encoders.device == "cpu":
+        from models.encoders import torch_threads  # the torch engine only
+
+        restore = torch_threads(cpu_threads)
     try:
         return {
             "device": encoders.device,
@@ -102,11 +104,3 @@ def run_in_process(
     finally:
         if restore is not None:
             restore()
-
-
-def _torch_threads(threads: int) -> Callable[[], None]:
-    import torch  # the torch engine only
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return lambda: torch.set_num_threads(previous)

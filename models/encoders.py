@@ -93,11 +93,11 @@ class TorchEncoders:
         return self.classify(modality, batch)[0]
 
 
-def single_torch_thread() -> Callable[[], None]:
-    """One intra-op thread for PyTorch on CPU (as models.onnx_encoders sets for ONNX Runtime);
-    returns what restores the previous count."""
+def torch_threads(threads: int = 1) -> Callable[[], None]:
+    """PyTorch's intra-op threads on CPU (serving: one, as models.onnx_encoders sets for ONNX
+    Runtime); returns what restores the previous count."""
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     return functools.partial(torch.set_num_threads, previous)
 
 

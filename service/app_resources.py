@@ -44,9 +44,9 @@ def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
     # for the same cores. Parallelism comes from serving requests side by side.
     restore_threads = None
     if encoders.runtime == "torch" and encoders.device == "cpu":
-        from models.encoders import single_torch_thread  # the torch engine only
+        from models.encoders import torch_threads  # the torch engine only
 
-        restore_threads = single_torch_thread()
+        restore_threads = torch_threads(1)
     weaviate = StoreGateway(settings)
     weaviate.open()
     log.info(
