@@ -132,10 +132,14 @@ class Supervisor:
     def _come_back(self) -> None:
         """Start the server again (or share the one another process started), then check it."""
         before = server.server_pid(self.settings)
-        client = server.connect(self.settings, self._timeouts)  # starts it under the lease lock
         try:
-            if server.server_pid(self.settings) != before:  # not merely a slow probe
+            client = server.connect(self.settings, self._timeouts)  # starts it under the lease lock
+        finally:
+            # A new server is a restart (not merely a slow probe), also when our first client of
+            # it failed (a slow start on a busy machine): it runs on, and the next poll checks it.
+            if server.server_pid(self.settings) not in (None, before):
                 self._set(RESTARTING, last_restart=time.time(), restarts=self.status.restarts + 1)
+        try:
             self._check_after_unclean_stop(client)
         finally:
             client.close()  # our own lease stays: this never stops the server

@@ -14,7 +14,7 @@ import pytest
 from service.settings import ServiceSettings
 from tests.hostile.test_hostile_uploads import assert_error, assert_still_serving
 from tests.media import digit_image
-from tests.service.helpers import MAX_BATCH, LiveServer, Media, live_server_for
+from tests.service.helpers import MAX_BATCH, LiveServer, Media, live_server_for, read_response
 
 BOUNDARY = b"hostile-boundary-7f3a"
 CONTENT_TYPE = {"content-type": "multipart/form-data; boundary=" + BOUNDARY.decode()}
@@ -142,12 +142,12 @@ def stream_until_answered(server: LiveServer, head: bytes, total: int, chunk: by
         while sent < total:
             readable, writable, _ = select.select([sock], [sock], [], 30)
             if readable:
-                return sent, sock.recv(65_536)
+                return sent, read_response(sock)
             assert writable, "the server neither read nor answered for 30 s"
             sock.sendall(framed)
             sent += len(chunk)
         sock.settimeout(30)
-        return sent, sock.recv(65_536)
+        return sent, read_response(sock)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Shared helpers for the service tests: settings, index building, hand-made bad media."""
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -55,6 +56,20 @@ def wait_for(predicate: Callable[[], bool], seconds: float, what: str) -> float:
         assert time.monotonic() - start < seconds, f"timed out after {seconds}s waiting for {what}"
         time.sleep(0.25)
     return time.monotonic() - start
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response from a raw socket: its head, then Content-Length bytes of
+    body (or what came before the server closed). A single recv may return only the head."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := sock.recv(65_536)):
+        data += chunk
+    head, separator, body = data.partition(b"\r\n\r\n")
+    fields = [line.split(b":", 1) for line in head.split(b"\r\n")[1:]]
+    length = next((int(value) for name, value in fields if name.strip().lower() == b"content-length"), 0)
+    while separator and len(body) < length and (chunk := sock.recv(65_536)):
+        body += chunk
+    return head + separator + body
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from service.api.errors import SEARCH_ERRORS, install_error_handlers, media_stat
 from service.search import errors as search_errors
 from service.search.errors import HeavyLaneFull, ItemNotFound, MapUnavailable, SearchError
 from tests.media import lying_wav, png_bomb, sine_wav
-from tests.service.helpers import LiveServer, Media
+from tests.service.helpers import LiveServer, Media, read_response
 
 
 def post_file(
@@ -136,7 +136,7 @@ def test_declared_content_length_too_big_is_413_without_sending_the_body(live_se
             b"Content-Type: multipart/form-data; boundary=abc\r\n"
             b"Content-Length: 1000000000\r\n\r\n"
         )
-        reply = sock.recv(65_536).decode("latin-1")
+        reply = read_response(sock).decode("latin-1")
     assert reply.startswith("HTTP/1.1 413"), reply[:200]
     assert '"payload_too_large"' in reply
 

@@ -1,6 +1,7 @@
 """The supervisor cannot die silently, and the embedded server's odd states are cleaned up:
 a stray file among the leases, an unexpected exception, two threads reaping one child, a
-server alive but missing a listener, a server SIGKILLed at shutdown."""
+server alive but missing a listener, a server SIGKILLed at shutdown, a restarted server whose
+first client failed."""
 
 from __future__ import annotations
 
@@ -116,6 +117,35 @@ def test_stray_lease_file_and_unexpected_errors_never_stop_supervision(
         client.close()  # the stray file is no lease: the last user stops the server
     assert wait_closed(settings.weaviate_port)
     assert store.server_pid(settings) is None
+
+
+def test_a_restart_whose_first_client_fails_counts_as_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a busy machine the restarted server's first client can give up (its gRPC check timed
+    out) while the new server runs on: still a restart (the service's store gateway watches
+    the count), and the next poll checks the server and calls it up."""
+    settings = embedded_settings(tmp_path / "data", collection="SlowStart")
+    client = store.connect(settings, supervised=True)
+    try:
+        fill(settings, client)
+        ready, failed = server._wait_ready, []
+
+        def slow_once(new_client: object, deadline: float) -> None:
+            if not failed:
+                failed.append(new_client)
+                raise store.StoreUnavailable("not ready in time (injected)")
+            ready(new_client, deadline)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(server, "_wait_ready", slow_once)
+        old_pid, _ = kill_server(settings)
+        seen: list[str] = []
+        wait_state(settings, lambda s: s.up and s.restarts == 1, seen)
+        assert failed and "down: not ready in time (injected)" in seen, seen
+        assert store.server_pid(settings) not in (None, old_pid)
+    finally:
+        client.close()
+    assert wait_closed(settings.weaviate_port)
 
 
 # A process that holds the server's HTTP port and nothing else ("weaviate" in its command line
