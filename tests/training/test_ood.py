@@ -173,6 +173,8 @@ def test_condition_clips_cover_every_condition_source_and_label(
     [
         ("long_silence_44k1_stereo", (1, 2, 44_100, 16)),
         ("long_silence_48k_stereo", (3, 2, 48_000, 32)),
+        ("held_take_44k1_stereo", (1, 2, 44_100, 16)),
+        ("held_take_48k_mono", (1, 1, 48_000, 16)),
         ("laptop_8k_1s", (1, 1, 8_000, 16)),
         ("reference", (1, 1, 16_000, 16)),
     ],
@@ -182,6 +184,9 @@ def test_condition_clips_are_recorded_as_described(
 ) -> None:
     clips = [c for c in condition_clips if c.style == condition]
     assert clips
+    if condition.startswith("held_take"):  # most takes carry the button's clicks, many a breath
+        assert sum("click" in c.description for c in clips) > 0.6 * len(clips)
+        assert sum("breath" in c.description for c in clips) > 0.3 * len(clips)
     for clip in clips:
         assert _fmt_chunk(clip.bytes) == layout, clip.name
         samples, rate = read_wav(clip.bytes, 4_000, 192_000, 10.0)
@@ -192,6 +197,8 @@ def test_condition_clips_are_recorded_as_described(
             floor_db = 20 * np.log10(np.sqrt(np.mean(lead.astype(np.float64) ** 2)))
             peak_db = 20 * np.log10(np.abs(samples).max())
             assert 30.0 < peak_db - floor_db < 50.0, clip.name
+        if condition.startswith("held_take"):
+            assert 0.6 + 0.1 < seconds < 4.0 + 2.5, clip.name  # 0.3-2 s each side of the word
         if condition == "laptop_8k_1s":
             assert samples.shape[1] == rate  # the fixed 1.0 s window
             spectrum = np.abs(np.fft.rfft(samples[0])) ** 2

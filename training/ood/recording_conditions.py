@@ -7,6 +7,9 @@ so a drop there is the condition's, not the voice's).
   (never digital silence);
 * `laptop_8k_1s`: a laptop microphone at 8 kHz, band-limited to 300-3,000 Hz, a fixed 1.0 s
   window that may clip the word's first or last tenth, fan noise at 10-30 dB SNR;
+* `held_take_44k1_stereo` / `held_take_48k_mono`: what "hold to record" produces: 0.3-2 s of
+  room tone before and after the word, the click of the button pressed and released (up to
+  2 dB louder than the word), and often a breath before or after it;
 * `reference`: the same word at 16 kHz mono with 0.1 s of digital silence around it, the
   baseline each condition is compared with.
 
@@ -25,10 +28,18 @@ from models.data import DIGIT_WORDS, fsdd_items
 from models.wav import read_wav, write_wav
 from training.ood import seed_of
 from training.ood.speech import VOICES, OodAudio, Voice, espeak_word
+from training.ood.take_noises import breath, click
 
 Word = tuple[str, int, np.ndarray, int]  # (name, label, mono float samples, rate)
 Renderer = Callable[[np.ndarray, int, np.random.Generator], tuple[bytes, str]]
-AUDIO_CONDITIONS = ("reference", "long_silence_44k1_stereo", "long_silence_48k_stereo", "laptop_8k_1s")
+AUDIO_CONDITIONS = (
+    "reference",
+    "long_silence_44k1_stereo",
+    "long_silence_48k_stereo",
+    "held_take_44k1_stereo",
+    "held_take_48k_mono",
+    "laptop_8k_1s",
+)
 SOURCES = ("espeak", "fsdd")
 
 
@@ -114,6 +125,42 @@ def _long_silence(rate: int, encoding: str) -> Renderer:
     return render
 
 
+def _held_take(rate: int, channels: int) -> Renderer:
+    def render(word: np.ndarray, word_rate: int, rng: np.random.Generator) -> tuple[bytes, str]:
+        peak_db = float(rng.uniform(-12.0, -3.0))
+        peak = 10 ** (peak_db / 20)
+        speech = _resampled(word, word_rate, rate, peak_db)
+        before, after = (int(rng.uniform(0.3, 2.0) * rate) for _ in range(2))
+        total = before + speech.size + after
+        mono = np.zeros(total)
+        mono[before : before + speech.size] = speech
+        events = []
+        for where, p in (("before", 0.7), ("after", 0.4)):  # an in-breath, an out-breath
+            sound = breath(rng, rate) * peak * 10 ** (-float(rng.uniform(24.0, 34.0)) / 20)
+            gap = int(rng.uniform(0.05, 0.35) * rate)
+            start = before - gap - sound.size if where == "before" else before + speech.size + gap
+            if rng.random() < p and 0 <= start and start + sound.size <= total:
+                mono[start : start + sound.size] += sound
+                events.append(f"breath {where}")
+        out = np.stack([mono] + [np.pad(0.9 * mono[:-3], (3, 0))] * (channels - 1))  # mics hear it apart
+        below = float(rng.uniform(40.0, 55.0))
+        floor = peak * 10 ** (-below / 20)
+        out += floor * room_noise(rng, total, rate)[None] + 0.3 * floor * rng.standard_normal(out.shape)
+        for where in ("press", "release"):  # the button's clicks reach every microphone at once
+            sound = click(rng, rate) * peak * 10 ** (float(rng.uniform(-18.0, 2.0)) / 20)
+            offset = int(rng.uniform(0.02, 0.25) * rate)
+            start = offset if where == "press" else total - offset - sound.size
+            if rng.random() < 0.85:
+                out[:, start : start + sound.size] += sound
+                events.append(f"{where} click")
+        data = write_wav(out.clip(-1, 1).astype(np.float32), rate, bits=16)
+        seconds = f"{before / rate:.2f} + {speech.size / rate:.2f} + {after / rate:.2f} s"
+        what = f"{seconds} at {rate} Hz x{channels}"
+        return data, f"{what}, room tone {below:.0f} dB under the peak, {', '.join(events) or 'no noises'}"
+
+    return render
+
+
 def _laptop(word: np.ndarray, word_rate: int, rng: np.random.Generator) -> tuple[bytes, str]:
     rate, window = 8_000, 8_000  # a fixed 1.0 s capture window
     speech = _filtered(_resampled(word, word_rate, rate, 0.0), rate, 300.0, 3_000.0)
@@ -134,6 +181,8 @@ _RENDERERS: dict[str, Renderer] = {
     "reference": _reference,
     "long_silence_44k1_stereo": _long_silence(44_100, "pcm16"),
     "long_silence_48k_stereo": _long_silence(48_000, "float32"),
+    "held_take_44k1_stereo": _held_take(44_100, 2),
+    "held_take_48k_mono": _held_take(48_000, 1),
     "laptop_8k_1s": _laptop,
 }
 
