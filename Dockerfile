@@ -34,7 +34,8 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # 1. Unless TORCH_VARIANT=none: PyTorch from the chosen index, at the lock's version (2.11.0
 #    matches 2.11.0+cu130), for DEVICE=cuda.
 # 2. The runtime dependencies named in pyproject (not training's, not the dev tools),
-#    constrained by the lock. The torch family and its CUDA wheels are left out of the
+#    constrained by the lock. PyAV's and pillow-heif's manylinux wheels bundle FFmpeg and libheif
+#    (Pillow's bundles libavif): the decoders need no Debian package. The torch family and its CUDA wheels are left out of the
 #    constraints: they differ between CPU and CUDA builds.
 RUN python -m venv /opt/venv \
  && grep -E '^torch==' requirements.lock > torch.txt \

@@ -1,4 +1,4 @@
-"""WAV bytes -> the audio encoder's input (part of the one path shared by training,
+"""Audio bytes -> the audio encoder's input (part of the one path shared by training,
 indexing and serving; models.preprocess dispatches uploads here).
 
 Audio is downmixed, resampled to 8 kHz, trimmed to the word and turned into a fixed size,
@@ -18,15 +18,21 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
+from models.compressed_audio import read_compressed
 from models.cpu_budget import check_budget
 from models.encoder_config import AudioParams
 from models.media_errors import CorruptMediaError
 from models.wav import read_wav
 
 
-def decode_audio(data: bytes, params: AudioParams) -> tuple[np.ndarray, int]:
-    """WAV bytes -> mono float32 waveform (frames,) and its sample rate."""
-    samples, rate = read_wav(data, params.min_input_rate, params.max_input_rate, params.max_seconds)
+def decode_audio(data: bytes, params: AudioParams, fmt: str = "wav") -> tuple[np.ndarray, int]:
+    """Audio bytes of format `fmt` (models.media_types) -> mono float32 waveform (frames,) and
+    its sample rate. WAV has its own strict reader; the compressed formats go through FFmpeg."""
+    limits = (params.min_input_rate, params.max_input_rate, params.max_seconds)
+    if fmt == "wav":
+        samples, rate = read_wav(data, *limits)
+    else:
+        samples, rate = read_compressed(data, fmt, *limits)
     return samples.mean(axis=0).astype(np.float32, copy=False), rate
 
 
@@ -111,9 +117,9 @@ def to_model_rate(wave: np.ndarray, rate: int, params: AudioParams) -> np.ndarra
     return _resample(wave, usable, params.sample_rate)
 
 
-def wave_at_model_rate(data: bytes, params: AudioParams) -> np.ndarray:
-    """WAV bytes -> mono waveform at the model's sample rate (training augments it here)."""
-    wave, rate = decode_audio(data, params)
+def wave_at_model_rate(data: bytes, params: AudioParams, fmt: str = "wav") -> np.ndarray:
+    """Audio bytes -> mono waveform at the model's sample rate (training augments it here)."""
+    wave, rate = decode_audio(data, params, fmt)
     check_budget("decode")
     return to_model_rate(wave, rate, params)
 
@@ -255,7 +261,7 @@ def speech_tensor(wave: np.ndarray, params: AudioParams) -> np.ndarray:
     return log_mel(word, params)
 
 
-def audio_bytes_to_tensor(data: bytes, params: AudioParams) -> np.ndarray:
-    wave = wave_at_model_rate(data, params)
+def audio_bytes_to_tensor(data: bytes, params: AudioParams, fmt: str = "wav") -> np.ndarray:
+    wave = wave_at_model_rate(data, params, fmt)
     check_budget("resample")
     return speech_tensor(wave, params)

@@ -11,14 +11,22 @@ import warnings
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+import pillow_heif
+from PIL import AvifImagePlugin, Image, ImageSequence, UnidentifiedImageError
 from scipy import ndimage
 
 from models.cpu_budget import check_budget
 from models.encoder_config import ImageParams
 from models.media_errors import CorruptMediaError
 
-PIL_NAMES = {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"}
+PIL_NAMES = {
+    **{"png": "PNG", "jpeg": "JPEG", "bmp": "BMP", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF"},
+    **{"heif": "HEIF", "avif": "AVIF"},  # HEIF through pillow-heif (libheif), AVIF Pillow's own
+}
+# One decoder thread each: the CPU budget counts this thread's time, and concurrent uploads
+# should not each spread over every core. No thumbnails, depth maps or auxiliary pictures.
+pillow_heif.register_heif_opener(decode_threads=1, thumbnails=False, depth_images=False, aux_images=False)
+AvifImagePlugin.DEFAULT_MAX_THREADS = 1
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
 _WORK_SIZE = 512  # big pictures are shrunk to this before normalising: the digit ends up 20 px
 _DEEP_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # more than 8 bits per pixel
@@ -48,6 +56,10 @@ def decode_image(data: bytes, fmt: str, params: ImageParams) -> Image.Image:
         raise CorruptMediaError(
             f"image refused as a decompression bomb: {exc}", "decompression_bomb"
         ) from exc
+    except RuntimeError as exc:  # libheif's: a broken file, or past its own size limits
+        bomb = "security limit" in str(exc).lower()
+        code = "decompression_bomb" if bomb else "invalid_image"
+        raise CorruptMediaError(f"broken {fmt.upper()} image: {exc}".strip(), code) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise CorruptMediaError(f"broken {fmt.upper()} image: {exc}", "invalid_image") from exc
     if width == 0 or height == 0:

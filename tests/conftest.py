@@ -51,6 +51,7 @@ SHARED_SESSION = dict.fromkeys(
     [
         "tests/indexer/test_indexer_run.py",
         "tests/models/test_checkpoint.py",
+        "tests/models/test_format_retrieval.py",
         "tests/service/test_service_acceptance.py",
         "tests/service/test_service_supervised.py",
         "tests/training/test_ood.py",

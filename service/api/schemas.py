@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from models.media_types import ACCEPTED
 from models.modality import Modality
 
 Target = Literal["auto", "image", "audio", "any"]
@@ -24,7 +25,11 @@ class QueryInfo(BaseModel):
     """What the service made of the upload."""
 
     modality: Modality
-    format: str = Field(examples=["png"], description="format read from the file's magic bytes")
+    format: str = Field(
+        examples=["png"],
+        description="format read from the file's magic bytes: png, jpeg, bmp, gif, webp, tiff, heif, "
+        "avif; wav, flac, ogg, webm, mp3, mp4",
+    )
     predicted_label: int = Field(ge=0, le=9, description="the digit the encoder's classifier head sees")
     confidence: float = Field(ge=0.0, le=1.0)
 
@@ -154,7 +159,8 @@ class StatsResponse(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries declaring the error model for the given statuses."""
     descriptions = {
-        400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV)",
+        400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV, audio with no "
+        "audio track, over 10 s, silent or shorter than 32 ms)",
         404: "Unknown item id",
         408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
         413: "Upload larger than MAX_UPLOAD_BYTES",
@@ -167,10 +173,20 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
 
 
+UPLOAD_FORMATS = (
+    f"{ACCEPTED}. The modality and format are read from the bytes, never from the name or the "
+    "Content-Type. At most MAX_UPLOAD_BYTES; audio at most 10 s (4-192 kHz, up to 16 channels), "
+    "pictures at most 40 megapixels."
+)
+
+
 def multipart_body(field: str, many: bool) -> dict[str, Any]:
     """openapi_extra for handlers that stream their multipart body themselves."""
     binary = {"type": "string", "format": "binary"}
-    schema = {"type": "array", "items": binary} if many else binary
+    what = UPLOAD_FORMATS if not many else f"Up to MAX_BATCH_FILES files, each: {UPLOAD_FORMATS}"
+    schema = (
+        {"type": "array", "items": binary, "description": what} if many else {**binary, "description": what}
+    )
     return {
         "requestBody": {
             "required": True,

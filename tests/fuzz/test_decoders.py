@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from models.encoder_config import EncoderConfig
 from models.media_errors import MediaError
 from models.preprocess import prepare
-from tests.media import digit_image, raw_wav, tone, wav_bytes
+from tests.encoded_media import AUDIO_ENCODINGS, encode_audio, encode_picture
+from tests.media import digit_image, digit_picture, raw_wav, tone, wav_bytes
 
 CONFIG = EncoderConfig()
+RATES = (16000, 22050, 48000, 24000, 44100, 8000)  # one per AUDIO_ENCODINGS entry, in its order
 SHAPES = {
     "image": (1, CONFIG.image.size, CONFIG.image.size),
     "audio": (1, CONFIG.audio.n_mels, CONFIG.audio.frames),
@@ -38,6 +40,14 @@ MAGIC = [
     b"BM",
     b"RIFF\x00\x01\x00\x00WAVEfmt ",
     b"RIFX\x00\x00\x01\x00WAVEfmt ",
+    b"fLaC",
+    b"OggS\x00\x02",
+    b"\x1a\x45\xdf\xa3",
+    b"ID3\x04\x00",
+    b"\xff\xfb\x90\x64",
+    b"\x00\x00\x00\x18ftypM4A \x00\x00\x02\x00M4A isom",
+    b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
+    b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00avifmif1",
     b"",
 ]
 SEEDS = [digit_image(fmt) for fmt in ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP")] + [
@@ -48,6 +58,10 @@ SEEDS = [digit_image(fmt) for fmt in ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP
     wav_bytes(tone(22050), 22050, bits=32, encoding="float"),
     wav_bytes(tone(8000), 8000, big_endian=True),
 ]
+# FFmpeg's, libheif's and libavif's decoders behind our bounds: a tone and a digit in each format
+COMPRESSED_SEEDS = [
+    encode_audio(tone(rate), rate, encoding) for encoding, rate in zip(AUDIO_ENCODINGS, RATES, strict=True)
+] + [encode_picture(digit_picture((60, 72)), fmt) for fmt in ("heif", "avif")]
 FUZZ = settings(
     derandomize=True,  # the same examples on every run: a failure here is reproducible
     deadline=None,  # the machine is shared; time is bounded by max_examples
@@ -110,6 +124,16 @@ def test_mutated_valid_files(seed: bytes, mutations: list[tuple[str, int, int, b
 
 
 @pytest.mark.slow
+@settings(FUZZ, max_examples=800)
+@given(seed=st.sampled_from(COMPRESSED_SEEDS), mutations=st.lists(MUTATION, min_size=1, max_size=4))
+def test_mutated_compressed_files(seed: bytes, mutations: list[tuple[str, int, int, bytes]]) -> None:
+    data = bytearray(seed)
+    for kind, at, value, blob in mutations:
+        _mutate(data, kind, at, value, blob)
+    assert_prepared_or_typed_error(bytes(data))
+
+
+@pytest.mark.slow
 @settings(FUZZ, max_examples=1000)
 @given(
     channels=st.one_of(st.sampled_from([0, 1, 2, 16, 17, 65_535]), st.integers(0, 0xFFFF)),
@@ -137,7 +161,7 @@ def test_wav_headers_with_every_field_free(
 
 def test_the_seeds_are_valid_uploads() -> None:
     """Mutations start from files the service accepts, so they reach deep into each decoder."""
-    for seed in SEEDS:
+    for seed in SEEDS + COMPRESSED_SEEDS:
         assert tuple(prepare(seed, CONFIG).tensor.shape) in SHAPES.values()
 
 

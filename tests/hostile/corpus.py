@@ -178,14 +178,36 @@ def _foreign_cases() -> list[Case]:
         Case("SVG image", b'<svg xmlns="http://www.w3.org/2000/svg"><text>7</text></svg>', 415, unsupported),
         Case("PDF", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", 415, unsupported),
         Case("ZIP archive", b"PK\x03\x04" + bytes(26) + b"PK\x05\x06" + bytes(18), 415, unsupported),
-        Case("MP3 with an ID3 tag", id3_mp3(), 415, unsupported, filename="seven.mp3"),
-        Case("MP3 frames only", id3_mp3()[20:], 415, unsupported, filename="seven.mp3"),
-        Case("Ogg Vorbis", ogg_vorbis(), 415, unsupported, filename="seven.ogg"),
-        Case("FLAC", flac(), 415, unsupported, filename="seven.flac"),
-        Case("M4A (ISO BMFF)", struct.pack(">I", 24) + b"ftypM4A \x00\x00\x02\x00M4A isom", 415, unsupported),
         Case("AIFF", b"FORM\x00\x00\x00\x2eAIFFCOMM" + bytes(26), 415, unsupported, filename="seven.aiff"),
-        Case("MP3 sent to /search/audio", id3_mp3(), 415, unsupported, "/search/audio"),
+        Case("MP3 sent to /search/image", id3_mp3(), 415, unsupported, "/search/image"),
+        Case("ADTS AAC (raw, no MP4 box)", b"\xff\xf1\x50\x80\x02\x1f\xfc" + bytes(64), 415, unsupported),
         Case("250 kB of zeros", bytes(250_000), 415, unsupported),
+    ]
+
+
+def _compressed_cases() -> list[Case]:
+    """Compressed formats the service reads (FLAC, Ogg, WebM, MP3, MP4/M4A, HEIC, AVIF) that hold
+    nothing usable: 400 with the reason, never 415 (tests/models/test_compressed_media.py
+    attacks them with real encoded files)."""
+    ftyp = struct.pack(">I", 24) + b"ftyp"
+    ebml = b"\x1a\x45\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\xf3\x81\x08B\x82\x84webm"
+    return [
+        Case("MP3 with an ID3 tag, empty frames", id3_mp3(), 400, "silent_audio", filename="seven.mp3"),
+        Case("MP3 frames only, empty", id3_mp3()[22:], 400, "silent_audio", filename="seven.mp3"),
+        Case("MP3 sent to /search/audio", id3_mp3(), 400, "silent_audio", "/search/audio"),
+        Case("Ogg Vorbis header page only", ogg_vorbis(), 400, "invalid_audio", filename="seven.ogg"),
+        Case("FLAC STREAMINFO, no frames", flac(), 400, "empty_audio", filename="seven.flac"),
+        Case("M4A ftyp box only", ftyp + b"M4A \x00\x00\x02\x00M4A isom", 400, "invalid_audio"),
+        Case("WebM EBML header only", ebml, 400, "invalid_audio", filename="seven.webm"),
+        Case("HEIC ftyp box only", ftyp + b"heic\x00\x00\x00\x00mif1heic", 400, "invalid_image"),
+        Case("AVIF ftyp box only", ftyp + b"avif\x00\x00\x00\x00avifmif1", 400, "invalid_image"),
+        Case(
+            "HEIC sent to /search/audio",
+            ftyp + b"heic\x00\x00\x00\x00mif1heic",
+            415,
+            "unsupported_media_type",
+            "/search/audio",
+        ),
     ]
 
 
@@ -209,4 +231,4 @@ def _polyglot_cases() -> list[Case]:
 
 def corpus() -> list[Case]:
     """Every upload case, in a fixed order."""
-    return _image_cases() + _wav_cases() + _foreign_cases() + _polyglot_cases()
+    return _image_cases() + _wav_cases() + _foreign_cases() + _compressed_cases() + _polyglot_cases()

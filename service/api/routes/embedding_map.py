@@ -86,7 +86,7 @@ async def project(
     store: WeaviateDep,
     settings: SettingsDep,
 ) -> ProjectedQuery:
-    """Where an uploaded image or WAV lands on the map (multipart field `file`): embedded like
+    """Where an uploaded picture or recording lands on the map (multipart field `file`): embedded like
     a search's upload (same admission, preprocessing lanes and forward passes)."""
     data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
     encoded = await encoder.encode(data)

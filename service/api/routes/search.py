@@ -110,19 +110,23 @@ SINGLE_UPLOAD_ROUTES: tuple[tuple[str, str, Modality | None, str], ...] = (
         "",
         "search",
         None,
-        "Search with an uploaded image or WAV; its modality is read from the bytes, not the name.",
+        "Search with an uploaded picture (PNG, JPEG, BMP, GIF, WebP, TIFF, HEIC, AVIF) or recording (WAV, "
+        "FLAC, Ogg Vorbis/Opus, WebM Opus, MP3, M4A/MP4 AAC); its modality is read from the bytes, "
+        "not the name.",
     ),
     (
         "/image",
         "search_image",
         "image",
-        "Search with an image only (415 for anything else); finds spoken digits by default.",
+        "Search with a picture only (PNG, JPEG, BMP, GIF, WebP, TIFF, HEIC, AVIF; 415 for anything "
+        "else); finds spoken digits by default.",
     ),
     (
         "/audio",
         "search_audio",
         "audio",
-        "Search with a WAV only (415 for anything else); finds handwritten digits by default.",
+        "Search with a recording only (WAV, FLAC, Ogg, WebM, MP3, M4A/MP4; 415 for anything else); "
+        "finds handwritten digits by default.",
     ),
 )
 for path, name, only, description in SINGLE_UPLOAD_ROUTES:
