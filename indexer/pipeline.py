@@ -7,6 +7,10 @@
 * writer: `collection.data.insert_many` (Weaviate's batch endpoint), one call per batch, so
   every failed object is known and reported.
 
+Users' own items (store.user_items) are kept: RECREATE drops only this collection, and every
+run ends by copying them back from their own collection (indexer.user_items_sync), re-embedded
+when the model version changed.
+
 Idempotent and resumable: object ids are uuid5("source/split/name"); records already stored
 with the current model version are skipped before any work is done, and everything else
 (missing, or written by another checkpoint) is (re)written in place. A run killed at any point
@@ -36,6 +40,8 @@ import store
 from indexer import records as reader
 from indexer.records import Record
 from indexer.settings import SOURCES, IndexerSettings
+from indexer.user_items_sync import UserItemsSync, sync_user_items
+from store.user_items import USER_SOURCE
 
 if TYPE_CHECKING:
     from models.runtime import Encoders
@@ -56,6 +62,7 @@ class Report:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     problems: list[str] = field(default_factory=list)  # end-check failures
+    user_items: UserItemsSync = field(default_factory=UserItemsSync)  # users' own items, kept in step
 
     @property
     def ok(self) -> bool:
@@ -109,6 +116,13 @@ def run(settings: IndexerSettings, *, progress: bool = True) -> Report:
             if pending is not None:
                 pending.result()
         bar.close()
+
+        # Users' items: never dropped (their records have a collection of their own), copied
+        # back after a RECREATE, re-embedded from their media when the model changed.
+        t = time.perf_counter()
+        report.user_items = sync_user_items(client, collection, settings, encoders)
+        report.failures += [(f"user/{uid}", reason) for uid, reason in report.user_items.failures]
+        report.seconds["user_items"] = time.perf_counter() - t
 
         t = time.perf_counter()
         report.problems = check(client, collection, records, settings, encoders.model_version)
@@ -210,7 +224,7 @@ def check(
     full = settings.index_limit is None  # with --limit the index may legitimately hold more
 
     def count_problems() -> list[str]:
-        actual = store.counts(collection)
+        actual = store.counts(collection, exclude_source=USER_SOURCE)  # the data sets' own
         found = []
         for modality, labels in expected.items():
             for label, n in sorted(labels.items()):

@@ -125,10 +125,33 @@ class BatchResponse(BaseModel):
 class ItemResponse(IndexedItem):
     split: str
     model_version: str
+    label_source: Literal["given", "predicted"] | None = Field(
+        default=None, description="user items: the label as sent (given) or the model's class (predicted)"
+    )
 
     @computed_field
     def similar_url(self) -> str:
         return f"/items/{self.id}/similar"
+
+
+class UserItemResponse(IndexedItem):
+    """An item a user added (POST /items): source is always "user"."""
+
+    label_source: Literal["given", "predicted"] = Field(
+        description="given: the label sent with the upload; predicted: the model's prototype class"
+    )
+    content_type: str = Field(examples=["image/png"], description="sniffed from the bytes; /media serves it")
+    model_version: str
+    created_ms: int = Field(description="when it was added, ms since the Unix epoch")
+
+
+class UserItemPage(BaseModel):
+    """One page of the user's items, newest first (offset paging)."""
+
+    items: list[UserItemResponse]
+    total: int = Field(description="user items in all")
+    limit: int
+    offset: int
 
 
 class HealthResponse(BaseModel):
@@ -155,7 +178,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries declaring the error model for the given statuses."""
     descriptions = {
         400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV)",
+        403: "READ_ONLY is set (read_only), or the item belongs to an indexed data set (not_user_item)",
         404: "Unknown item id",
+        409: "MAX_USER_ITEMS user items are stored already (user_items_full)",
         408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
