@@ -20,6 +20,7 @@ from models.cpu_budget import TooComplexError
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
 from service.search.errors import (
     HeavyLaneFull,
+    IndexMissing,
     ItemNotFound,
     MapUnavailable,
     NotUserItem,
@@ -108,6 +109,7 @@ SEARCH_ERRORS: dict[type[SearchError], HttpMeaning] = {
     ReadOnly: HttpMeaning(403, "read_only"),
     NotUserItem: HttpMeaning(403, "not_user_item"),
     UserItemsFull: HttpMeaning(409, "user_items_full"),
+    IndexMissing: HttpMeaning(503, "index_missing", MAP_RETRY_AFTER_S),
 }
 
 

@@ -43,3 +43,7 @@ class NotUserItem(SearchError):
 
 class UserItemsFull(SearchError):
     """MAX_USER_ITEMS items have been added already."""
+
+
+class IndexMissing(SearchError):
+    """The searched collection does not exist yet (the indexer has not run): nothing can be added."""

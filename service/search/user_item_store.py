@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from weaviate.collections import Collection
 
 import store
+from service.search.errors import IndexMissing, UserItemsFull
 from service.search.store_gateway import StoreGateway
 from service.settings import ServiceSettings
 from store import user_items
@@ -59,10 +60,15 @@ class UserItemStore:
         """(the stored item, True) once a search can return it; (the item already stored under
         this id, False) when these bytes with this label were added before. UserItemsFull past
         MAX_USER_ITEMS."""
-        from service.search.errors import UserItemsFull
 
         def write() -> tuple[UserItem, bool]:
             with self._write_lock:
+                # never write into a missing collection: Weaviate's auto-schema would create it
+                # with guessed properties, and the indexer would then keep that schema
+                if not self.gateway.client.collections.exists(self.settings.collection):
+                    raise IndexMissing(
+                        f"collection {self.settings.collection!r} does not exist yet: run the indexer"
+                    )
                 records = self._records(create=True)
                 assert records is not None
                 uid = uuid.UUID(item.id)

@@ -139,13 +139,14 @@ function render(q, body, k) {
 }
 
 // ---------------------------------------------------------------- the user's own items
-const addToIndex = new AddToIndex($("add-form"), { onAdded: () => rerun() });
+const addToIndex = new AddToIndex($("add-form"), { onAdded: () => { rerun(); loadMap(); } });
 
 async function removeItem(id, button) {
   button.disabled = true;
   try {
     await api(`/items/${encodeURIComponent(id)}`, { method: "DELETE" });
     rerun();
+    loadMap();
   } catch (err) {
     errors.similar.textContent = err.message;
     button.disabled = false;
@@ -172,6 +173,7 @@ async function loadMap() {
     map.setData(await api("/map"));
     errors.map.textContent = "";
     mapCanvas.dataset.points = String(map.data.points.length);
+    mapCanvas.dataset.userPoints = String(map.data.points.filter((p) => p.source === "user").length);
   } catch (err) {
     errors.map.textContent = `The map could not be loaded. ${err.message}`;
   }

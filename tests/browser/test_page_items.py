@@ -64,6 +64,8 @@ def test_add_a_file_to_the_index_then_delete_it(ready_page, live_server: LiveSer
     assert first.locator(".badge").text_content() == "yours"
     assert page.locator("#results li.mine").count() == 1
     assert "In the index" in page.text_content("#add-state")
+    map_marks = page.locator("#map")
+    poll(page, lambda: map_marks.get_attribute("data-user-points") == "1", "the map to mark the item")
     item = httpx.get(f"{live_server.url}/items/{item_id}", timeout=30).json()
     assert (item["source"], str(item["label"]), item["label_source"]) == ("user", predicted, "given")
     shot(page, "items-02-added-and-marked")
@@ -74,6 +76,7 @@ def test_add_a_file_to_the_index_then_delete_it(ready_page, live_server: LiveSer
     assert item_id not in page.eval_on_selector_all("#results li.result", "els => els.map(e => e.dataset.id)")
     assert page.locator("#results li.mine").count() == 0
     assert httpx.get(f"{live_server.url}/items/{item_id}", timeout=30).status_code == 404
+    poll(page, lambda: map_marks.get_attribute("data-user-points") == "0", "the map to drop the item")
     shot(page, "items-03-deleted")
 
 

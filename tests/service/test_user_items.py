@@ -76,6 +76,8 @@ def test_added_image_is_found_first_at_once(api: TestClient, uploads: dict[str, 
     assert item["media_url"] == f"/items/{item['id']}/media" and item["name"] == "seven.png"
     hit = first_hit(api, uploads["png_a"], "image")  # read-your-writes: no wait, no retry
     assert hit["id"] == item["id"] and hit["distance"] < 0.01 and hit["source"] == "user"
+    marked = [p for p in api.get("/map").json()["points"] if p.get("source") == "user"]
+    assert item["id"] in [p["id"] for p in marked]  # the map marks it at once too
     again_status, again = add(api, uploads["png_a"], "other-name.png")
     assert again_status == 200 and again["id"] == item["id"] and again["name"] == "seven.png"
 
@@ -230,3 +232,15 @@ def test_openapi_documents_the_routes(api: TestClient) -> None:
     assert {"201", "200", "403", "409", "413", "415", "422"} <= set(paths["/items"]["post"]["responses"])
     assert {"204", "403", "404"} <= set(paths["/items/{item_id}"]["delete"]["responses"])
     assert "get" in paths["/items"]
+
+
+def test_no_item_is_written_before_the_index_exists(
+    user_settings: ServiceSettings, weaviate_client: object, uploads: dict[str, bytes]
+) -> None:
+    missing = user_settings.model_copy(update={"collection": "NotIndexedYet"})
+    with TestClient(create_app(missing)) as client:
+        r = client.post("/items", files={"file": ("a.png", uploads["png_a"])})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "index_missing"
+        assert "run the indexer" in r.json()["error"]["message"] and r.headers["retry-after"]
+        assert client.get("/items").json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
+    assert not weaviate_client.collections.exists("NotIndexedYet")  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from service.api.deps import QueryEncoderDep, SettingsDep, UserItemsDep, WeaviateDep
+from service.api.deps import QueryEncoderDep, ResourcesDep, SettingsDep, UserItemsDep, WeaviateDep
 from service.api.errors import ApiError
 from service.api.schemas import ErrorResponse, UserItemPage, UserItemResponse, error_responses
 from service.api.uploads import Upload, read_uploads
@@ -66,6 +66,7 @@ async def add_item(
     encoder: QueryEncoderDep,
     items: UserItemsDep,
     settings: SettingsDep,
+    resources: ResourcesDep,
 ) -> UserItemResponse:
     """Add an image or WAV to the index (201), searchable as soon as this answers; the same bytes
     with the same label again answer 200 with the same id."""
@@ -83,6 +84,7 @@ async def add_item(
         raise ApiError(422, "missing_file", "send exactly one file in the multipart field 'file'")
     label = form_label(parts)
     item, created = await user_items.add_item(encoder, items, files[0].data, label, files[0].filename)
+    resources.embedding_map.invalidate()  # the map shows it on the next /map
     response.status_code = 201 if created else 200
     return item
 
@@ -117,8 +119,10 @@ async def delete_item(
     weaviate: WeaviateDep,
     items: UserItemsDep,
     settings: SettingsDep,
+    resources: ResourcesDep,
 ) -> Response:
     """Delete an item you added; items of the indexed data sets answer 403 not_user_item."""
     user_items.refuse_if_read_only(settings.read_only)
     await user_items.delete_item(weaviate, items, item_id)
+    resources.embedding_map.invalidate()
     return Response(status_code=204)
