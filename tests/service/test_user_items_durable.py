@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from weaviate.classes.query import Filter
 
 import store
 from indexer import pipeline
@@ -166,3 +167,37 @@ def test_read_your_writes_with_synchronous_indexing(
         for item in added.values():
             assert api.delete(f"/items/{item['id']}").status_code == 204
             assert api.get(f"/items/{item['id']}").status_code == 404
+
+
+def test_users_copies_of_data_set_items_do_not_fail_the_indexers_checks(
+    weaviate_settings: store.StoreSettings, weaviate_client: object, service_checkpoint: Path
+) -> None:
+    """A user may add a data set's own image again, under several labels: each copy ties with
+    the original at distance 0, and the indexer's "sampled items find themselves first" check
+    must still pass."""
+    version = index(weaviate_settings, "DurableTwins", service_checkpoint, recreate=True).model_version
+    settings = service(weaviate_settings, "DurableTwins", service_checkpoint)
+    client = weaviate_client
+    records = user_items.ensure_user_collection(client, settings)  # type: ignore[arg-type]
+    searched = client.collections.get("DurableTwins")  # type: ignore[attr-defined]
+    originals = searched.query.fetch_objects(
+        limit=LIMIT, include_vector=True, filters=Filter.by_property("modality").equal("image")
+    )
+    for obj in originals.objects:
+        vector = obj.vector["default"]
+        for label in range(4):
+            uid = user_items.user_item_uuid(f"twin-of-{obj.uuid}", label)
+            item = user_items.UserItem(
+                str(uid),
+                "image",
+                label,
+                "given",
+                "image/png",
+                "twin.png",
+                "0" * 64,
+                version,
+                user_items.now_ms(),
+            )
+            user_items.put_user_item(records, searched, item, b"\x89PNG twin", vector)
+    report = index(weaviate_settings, "DurableTwins", service_checkpoint, recreate=False)  # asserts report.ok
+    assert report.user_items.records == 4 * LIMIT
