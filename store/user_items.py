@@ -207,6 +207,16 @@ def put_user_item(
         raise StoreUnavailable(f"storing user item {item.id} failed: {exc}") from exc
 
 
+def ensure_copy(searched: Collection, item: UserItem, vector: Sequence[float]) -> None:
+    """Write the item's searchable copy when the searched collection lacks it."""
+    uid = uuid.UUID(item.id)
+    try:
+        if searched.query.fetch_object_by_id(uid, return_properties=[]) is None:
+            searched.data.insert(searched_properties(item), uuid=uid, vector=list(vector))
+    except WeaviateBaseError as exc:
+        raise StoreUnavailable(f"restoring the copy of user item {item.id} failed: {exc}") from exc
+
+
 def delete_user_item(records: Collection, searched: Collection, item_id: uuid.UUID) -> None:
     """The record first, then the copy: a crash in between leaves a copy the sync removes."""
     try:

@@ -57,11 +57,12 @@ class UserItemStore:
         return await self.gateway.call(read)
 
     async def add(self, item: UserItem, media: bytes, vector: Sequence[float]) -> tuple[UserItem, bool]:
-        """(the stored item, True) once a search can return it; (the item already stored under
-        this id, False) when these bytes with this label were added before. UserItemsFull past
-        MAX_USER_ITEMS."""
+        """(the stored item, True when it was added now, False when these bytes with this label
+        were added before), once a search can return it. UserItemsFull past MAX_USER_ITEMS."""
 
         def write() -> tuple[UserItem, bool]:
+            searched = self.gateway.collection
+            uid = uuid.UUID(item.id)
             with self._write_lock:
                 # never write into a missing collection: Weaviate's auto-schema would create it
                 # with guessed properties, and the indexer would then keep that schema
@@ -71,20 +72,23 @@ class UserItemStore:
                     )
                 records = self._records(create=True)
                 assert records is not None
-                uid = uuid.UUID(item.id)
-                existing = user_items.get_user_item(records, uid)
-                if existing is not None:
-                    return existing, False
-                cap = self.settings.max_user_items
-                if user_items.count_user_items(records) >= cap:
-                    raise UserItemsFull(
-                        f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
-                    )
-                user_items.put_user_item(records, self.gateway.collection, item, media, vector)
-            # read-your-writes: answer once a search returns it (ASYNC_INDEXING queues vectors)
-            timeout = self.settings.weaviate_write_timeout_s
-            user_items.wait_searchable(self.gateway.collection, uid, vector, timeout)
-            return item, True
+                stored = user_items.get_user_item(records, uid)
+                if stored is None:
+                    cap = self.settings.max_user_items
+                    if user_items.count_user_items(records) >= cap:
+                        raise UserItemsFull(
+                            f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
+                        )
+                    user_items.put_user_item(records, searched, item, media, vector)
+                elif stored.model_version == item.model_version:
+                    # its copy may be missing (a crash between the two writes, a RECREATE not
+                    # yet synced): the same bytes give the same vector, so put it back now
+                    user_items.ensure_copy(searched, stored, vector)
+            current = (stored or item).model_version == item.model_version
+            if current:  # (a record of another model version waits for the indexer's re-embedding)
+                # read-your-writes: answer once a search returns it (ASYNC_INDEXING queues vectors)
+                user_items.wait_searchable(searched, uid, vector, self.settings.weaviate_write_timeout_s)
+            return stored or item, stored is None
 
         return await self.gateway.call(write)
 

@@ -9,8 +9,10 @@ import io
 import uuid
 import wave
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +22,7 @@ from models.data import fsdd_items, load_mnist, mnist_png
 from service.main import create_app
 from service.settings import ServiceSettings
 from store import object_uuid
-from tests.service.helpers import build_index, settings_for
+from tests.service.helpers import build_index, live_server_for, settings_for
 
 COLLECTION = "SvcUserItems"
 LIMIT = 40  # per source: the data sets only need to be there
@@ -53,6 +55,8 @@ def uploads(user_settings: ServiceSettings) -> dict[str, bytes]:
         "png_a": mnist_png(images[0]),
         "png_b": mnist_png(images[1]),
         "png_c": mnist_png(images[2]),
+        "png_d": mnist_png(images[5]),
+        "png_e": mnist_png(images[6]),
         "wav_a": train_wavs[0].path.read_bytes(),
     }
 
@@ -244,3 +248,35 @@ def test_no_item_is_written_before_the_index_exists(
         assert "run the indexer" in r.json()["error"]["message"] and r.headers["retry-after"]
         assert client.get("/items").json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
     assert not weaviate_client.collections.exists("NotIndexedYet")  # type: ignore[attr-defined]
+
+
+def test_concurrent_adds_of_one_upload_make_one_item_each_searchable_at_once(
+    user_settings: ServiceSettings, uploads: dict[str, bytes]
+) -> None:
+    with live_server_for(user_settings) as server:
+
+        def add_then_search(_: int) -> tuple[int, str, str]:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                r = http.post("/items", files={"file": ("d.png", uploads["png_d"])}, data={"label": "6"})
+                hits = http.post(
+                    "/search", params={"target": "image"}, files={"file": ("q", uploads["png_d"])}
+                )
+                return r.status_code, r.json()["id"], hits.json()["results"][0]["id"]
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(add_then_search, range(4)))
+    assert sorted(status for status, _, _ in outcomes) == [200, 200, 200, 201]
+    assert len({item_id for _, item_id, _ in outcomes}) == 1
+    assert all(first == item_id for _, item_id, first in outcomes)  # read-your-writes for every caller
+
+
+def test_adding_again_puts_a_lost_copy_back(
+    api: TestClient, user_settings: ServiceSettings, weaviate_client: object, uploads: dict[str, bytes]
+) -> None:
+    _, item = add(api, uploads["png_e"], label="2")
+    searched = weaviate_client.collections.get(user_settings.collection)  # type: ignore[attr-defined]
+    searched.data.delete_by_id(item["id"])  # as a crash between the two writes would leave it
+    assert first_hit(api, uploads["png_e"], "image")["id"] != item["id"]
+    status, again = add(api, uploads["png_e"], label="2")
+    assert status == 200 and again["id"] == item["id"]
+    assert first_hit(api, uploads["png_e"], "image")["id"] == item["id"]
