@@ -127,6 +127,7 @@ def test_other_image_formats_keep_their_bytes_and_type(api: TestClient, uploads:
 
 
 def test_listing_pages_newest_first(api: TestClient, uploads: dict[str, bytes]) -> None:
+    add(api, uploads["png_c"], label="1")
     _, newest = add(api, uploads["png_c"], label="0")
     everything = api.get("/items", params={"source": "user", "limit": 100}).json()
     assert everything["total"] == len(everything["items"]) >= 2
@@ -138,6 +139,9 @@ def test_listing_pages_newest_first(api: TestClient, uploads: dict[str, bytes]) 
     second = api.get("/items", params={"source": "user", "limit": 1, "offset": 1}).json()
     assert [first["items"][0]["id"], second["items"][0]["id"]] == [i["id"] for i in everything["items"][:2]]
     assert api.get("/items", params={"source": "mnist"}).status_code == 422
+    beyond = api.get("/items", params={"offset": 9_900, "limit": 100})
+    assert beyond.status_code == 200 and beyond.json()["items"] == []
+    assert api.get("/items", params={"offset": 9_901}).status_code == 422
 
 
 def test_delete_removes_it_from_everything(api: TestClient, uploads: dict[str, bytes]) -> None:

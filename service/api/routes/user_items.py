@@ -13,7 +13,9 @@ from service.search import user_items
 
 router = APIRouter(prefix="/items", tags=["items"])
 
-MAX_OFFSET = 100_000
+# Weaviate answers at most 10,000 results per query (QUERY_MAXIMUM_RESULTS): offset + limit stays
+# within it, as MAX_USER_ITEMS does
+MAX_OFFSET = 9_900
 ADD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
