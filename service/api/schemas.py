@@ -180,14 +180,15 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV)",
         403: "READ_ONLY is set (read_only), or the item belongs to an indexed data set (not_user_item)",
         404: "Unknown item id",
-        409: "MAX_USER_ITEMS user items are stored already (user_items_full)",
         408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
+        409: "MAX_USER_ITEMS user items are stored already (user_items_full)",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
         422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex)",
         503: "Weaviate unreachable, timing out, or the index is missing; or more than "
         "MAX_SEARCHES_IN_FLIGHT searches, MAX_UPLOAD_BYTES_HELD upload bytes or HEAVY_UPLOAD_QUEUE "
-        "large uploads at once (see Retry-After)",
+        "large uploads at once (see Retry-After); POST /items also: no index to add to yet "
+        "(index_missing)",
     }
     return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
 
