@@ -14,7 +14,7 @@ import pytest
 
 import store
 from models.data import load_mnist, mnist_png
-from tests.browser.helpers import TIMEOUT_MS, poll, searches, shot, wait_searches
+from tests.browser.helpers import TIMEOUT_MS, draw, one_stroke, poll, searches, shot, wait_searches
 from tests.service.helpers import LiveServer, build_index, live_server_for, settings_for
 
 pytestmark = pytest.mark.browser
@@ -93,3 +93,13 @@ def test_data_set_results_have_no_delete_control(ready_page, new_png: Path) -> N
     page.click("#text-search")
     wait_searches(page, before)
     assert page.locator("#add-form").is_hidden()  # a typed digit is nothing to add
+
+
+def test_a_drawing_is_offered_with_its_predicted_digit(ready_page) -> None:
+    page = ready_page
+    before = searches(page)
+    draw(page, one_stroke())
+    wait_searches(page, before)
+    page.locator("#add-form").wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert page.input_value("#add-label") == page.text_content("#u-label")
+    assert page.is_enabled("#add-submit") and page.text_content("#add-state") == ""
