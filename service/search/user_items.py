@@ -16,6 +16,8 @@ from service.search.store_gateway import StoreGateway
 from service.search.user_item_store import UserItemStore
 from store.user_items import USER_SOURCE, USER_SPLIT, UserItem, now_ms, user_item_uuid
 
+# sniffed format -> the content type /media serves the bytes with; the formats main's
+# models.media_types adds (HEIF, AVIF, FLAC, Ogg, WebM, MP3, MP4 audio) are listed already
 CONTENT_TYPES = {
     "png": "image/png",
     "jpeg": "image/jpeg",
@@ -23,7 +25,14 @@ CONTENT_TYPES = {
     "webp": "image/webp",
     "tiff": "image/tiff",
     "bmp": "image/bmp",
+    "heif": "image/heif",
+    "avif": "image/avif",
     "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "webm": "audio/webm",
+    "mp3": "audio/mpeg",
+    "mp4": "audio/mp4",
 }
 MAX_NAME_CHARS = 200
 
