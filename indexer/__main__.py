@@ -37,6 +37,11 @@ def summary(report: Report) -> str:
         ),
         f"read {s['read']:.1f}s, scan {s['scan']:.1f}s, checks {s['check']:.1f}s, total {s['total']:.1f}s",
     ]
+    users = report.user_items
+    lines.append(
+        f"user items: {users.records} on record, {users.reembedded} re-embedded, {users.copied} copied "
+        f"into the searched collection, {users.removed} copies without a record removed"
+    )
     lines += [f"FAILED {key}: {reason}" for key, reason in report.failures]
     lines += [f"CHECK FAILED: {problem}" for problem in report.problems]
     if report.ok:

@@ -11,6 +11,7 @@ from service.search.embedding_map import MapCache
 from service.search.preprocess_pool import PreprocessPool
 from service.search.query_encoder import QueryEncoder
 from service.search.store_gateway import StoreGateway
+from service.search.user_item_store import UserItemStore
 from service.search.vector_index_watch import VectorIndexWatch
 from service.settings import ServiceSettings
 
@@ -26,6 +27,7 @@ class AppResources:
     weaviate: StoreGateway
     searches: SearchAdmission
     query_encoder: QueryEncoder
+    user_items: UserItemStore
     embedding_map: MapCache = field(default_factory=MapCache)  # /map, rebuilt when the index changes
     vector_index_watch: VectorIndexWatch = field(default_factory=VectorIndexWatch)  # for /readyz
     _restore_threads: Callable[[], None] | None = field(default=None, repr=False)
@@ -79,5 +81,11 @@ def load_resources(settings: ServiceSettings, metrics: Metrics) -> AppResources:
         metrics.encode_batch_size,
     )
     return AppResources(
-        settings, encoders, weaviate, searches, query_encoder, _restore_threads=restore_threads
+        settings,
+        encoders,
+        weaviate,
+        searches,
+        query_encoder,
+        UserItemStore(weaviate, settings),
+        _restore_threads=restore_threads,
     )

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from service.api.errors import install_error_handlers
-from service.api.routes import docs, embedding_map, health, items, page, search
+from service.api.routes import docs, embedding_map, health, items, page, search, user_items
 from service.app_resources import load_resources
 from service.middleware.admission import SearchAdmissionMiddleware
 from service.middleware.observability import Metrics, ObservabilityMiddleware
@@ -52,6 +52,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(search.router)
     app.include_router(items.router)
+    app.include_router(user_items.router)
     app.include_router(health.router)
     app.include_router(embedding_map.router)
     app.include_router(page.router)

@@ -40,6 +40,11 @@ class ServiceSettings(StoreSettings):
     # (0: never wait, a lone request runs at once).
     encode_batch_max: int = Field(default=32, ge=1, le=1024)
     encode_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=100.0)
+    # READ_ONLY: POST and DELETE /items answer 403 read_only (the index stays as it is)
+    read_only: bool = False
+    # MAX_USER_ITEMS: items users may add in all; one more is answered 409 user_items_full (at most
+    # 10,000: GET /items pages by offset, within Weaviate's 10,000 results per query)
+    max_user_items: int = Field(default=1000, ge=0, le=10_000)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"  # LOG_LEVEL
     # API_KEY: when set, every route but /healthz and the web page needs it (service/middleware/security.py)
     api_key: SecretStr | None = None

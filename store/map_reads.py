@@ -15,7 +15,7 @@ from weaviate.exceptions import WeaviateBaseError
 
 from store.errors import StoreUnavailable
 
-MAP_PROPERTIES = ["modality", "label", "model_version"]
+MAP_PROPERTIES = ["modality", "label", "model_version", "source"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class MapRow:
     label: int
     model_version: str
     vector: list[float]
+    source: str = ""
 
 
 def object_count(collection: Collection) -> int:
@@ -49,6 +50,7 @@ def iter_map_rows(collection: Collection, batch_size: int = 1000) -> Iterator[Ma
                 label=int(p["label"]),  # type: ignore[arg-type]
                 model_version=str(p["model_version"]),
                 vector=[float(x) for x in vec],
+                source=str(p.get("source") or ""),
             )
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"reading vectors for the map failed: {exc}") from exc

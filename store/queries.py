@@ -195,13 +195,17 @@ async def get_item_and_vector_async(
     return None if obj is None else (_item(obj), _vector(obj))
 
 
-def counts(collection: Collection) -> dict[str, dict[int, int]]:
-    """Objects per modality and label, e.g. {"image": {0: 980, ...}, "audio": {...}}."""
+def counts(collection: Collection, exclude_source: str | None = None) -> dict[str, dict[int, int]]:
+    """Objects per modality and label, e.g. {"image": {0: 980, ...}, "audio": {...}}; without
+    those of `exclude_source` when given (the indexer counts the data sets' own)."""
     out: dict[str, dict[int, int]] = {}
     try:
         for modality in ("image", "audio"):
+            where = Filter.by_property("modality").equal(modality)
+            if exclude_source is not None:
+                where = where & Filter.by_property("source").not_equal(exclude_source)
             res = collection.aggregate.over_all(
-                filters=Filter.by_property("modality").equal(modality),
+                filters=where,
                 group_by=GroupByAggregate(prop="label"),
                 total_count=True,
             )

@@ -12,6 +12,7 @@ from models.runtime import Encoders
 from service.app_resources import AppResources
 from service.search.query_encoder import QueryEncoder
 from service.search.store_gateway import StoreGateway
+from service.search.user_item_store import UserItemStore
 from service.settings import ServiceSettings
 
 
@@ -38,7 +39,12 @@ async def get_weaviate(resources: ResourcesDep) -> StoreGateway:
     return resources.weaviate
 
 
+async def get_user_items(resources: ResourcesDep) -> UserItemStore:
+    return resources.user_items
+
+
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 EncodersDep = Annotated[Encoders, Depends(get_encoders)]
 QueryEncoderDep = Annotated[QueryEncoder, Depends(get_query_encoder)]
 WeaviateDep = Annotated[StoreGateway, Depends(get_weaviate)]
+UserItemsDep = Annotated[UserItemStore, Depends(get_user_items)]

@@ -18,7 +18,17 @@ from weaviate.exceptions import WeaviateBaseError
 
 from models.cpu_budget import TooComplexError
 from models.media_errors import CorruptMediaError, MediaError, MediaTooLargeError, UnsupportedMediaError
-from service.search.errors import HeavyLaneFull, ItemNotFound, MapUnavailable, SearchError, UnknownDigitWord
+from service.search.errors import (
+    HeavyLaneFull,
+    IndexMissing,
+    ItemNotFound,
+    MapUnavailable,
+    NotUserItem,
+    ReadOnly,
+    SearchError,
+    UnknownDigitWord,
+    UserItemsFull,
+)
 from store import StoreUnavailable
 
 log = logging.getLogger("service.errors")
@@ -37,6 +47,7 @@ MEDIA_STATUS: dict[type[MediaError], int] = {
 
 _HTTP_CODES = {
     400: "bad_request",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -95,6 +106,10 @@ SEARCH_ERRORS: dict[type[SearchError], HttpMeaning] = {
     MapUnavailable: HttpMeaning(503, "map_unavailable", MAP_RETRY_AFTER_S),
     HeavyLaneFull: OVERLOADED,
     UnknownDigitWord: HttpMeaning(422, "unknown_digit_word"),
+    ReadOnly: HttpMeaning(403, "read_only"),
+    NotUserItem: HttpMeaning(403, "not_user_item"),
+    UserItemsFull: HttpMeaning(409, "user_items_full"),
+    IndexMissing: HttpMeaning(503, "index_missing", MAP_RETRY_AFTER_S),
 }
 
 

@@ -130,10 +130,33 @@ class BatchResponse(BaseModel):
 class ItemResponse(IndexedItem):
     split: str
     model_version: str
+    label_source: Literal["given", "predicted"] | None = Field(
+        default=None, description="user items: the label as sent (given) or the model's class (predicted)"
+    )
 
     @computed_field
     def similar_url(self) -> str:
         return f"/items/{self.id}/similar"
+
+
+class UserItemResponse(IndexedItem):
+    """An item a user added (POST /items): source is always "user"."""
+
+    label_source: Literal["given", "predicted"] = Field(
+        description="given: the label sent with the upload; predicted: the model's prototype class"
+    )
+    content_type: str = Field(examples=["image/png"], description="sniffed from the bytes; /media serves it")
+    model_version: str
+    created_ms: int = Field(description="when it was added, ms since the Unix epoch")
+
+
+class UserItemPage(BaseModel):
+    """One page of the user's items, newest first (offset paging)."""
+
+    items: list[UserItemResponse]
+    total: int = Field(description="user items in all")
+    limit: int
+    offset: int
 
 
 class HealthResponse(BaseModel):
@@ -161,14 +184,17 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Broken content (truncated or undecodable file, decompression bomb, bad WAV, audio with no "
         "audio track, over 10 s, silent or shorter than 32 ms)",
+        403: "READ_ONLY is set (read_only), or the item belongs to an indexed data set (not_user_item)",
         404: "Unknown item id",
         408: "The upload did not arrive within UPLOAD_TIMEOUT_S, or slower than UPLOAD_MIN_BYTES_PER_S",
+        409: "MAX_USER_ITEMS user items are stored already (user_items_full)",
         413: "Upload larger than MAX_UPLOAD_BYTES",
         415: "Unsupported file type (the message lists the accepted ones)",
         422: "Invalid parameters, or an upload needing more than PREPROCESS_CPU_S of CPU (too_complex)",
         503: "Weaviate unreachable, timing out, or the index is missing; or more than "
         "MAX_SEARCHES_IN_FLIGHT searches, MAX_UPLOAD_BYTES_HELD upload bytes or HEAVY_UPLOAD_QUEUE "
-        "large uploads at once (see Retry-After)",
+        "large uploads at once (see Retry-After); POST /items also: no index to add to yet "
+        "(index_missing)",
     }
     return {s: {"model": ErrorResponse, "description": descriptions.get(s, "Error")} for s in statuses}
 

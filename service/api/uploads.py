@@ -31,6 +31,7 @@ class Upload:
 
     filename: str | None
     data: bytes | None
+    field: str = ""  # the part's form field name (a form may carry small text fields too)
 
 
 @dataclass
@@ -114,7 +115,7 @@ class _FormCollector:
         part = self._part
         if part.wanted:
             payload = None if part.too_large else b"".join(part.chunks)
-            self.uploads.append(Upload(part.filename, payload))
+            self.uploads.append(Upload(part.filename, payload, part.name))
         self._part = _Part()
 
 

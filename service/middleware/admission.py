@@ -26,11 +26,12 @@ from service.api.errors import ApiError, error_response, overloaded
 
 
 def is_search(scope: Scope) -> bool:
-    """Routes that embed an upload or search: POST /search*, POST /map/project, "more like this",
-    a typed digit (no decoding, but a Weaviate query all the same)."""
+    """Routes that embed an upload or search: POST /search*, POST /map/project, POST /items (an
+    added item is embedded like a search's upload), "more like this", a typed digit (no
+    decoding, but a Weaviate query all the same)."""
     path = scope.get("path", "")
     if scope.get("method") == "POST":
-        return path.startswith("/search") or path == "/map/project"
+        return path.startswith("/search") or path in ("/map/project", "/items")
     return path == "/search/text" or (path.startswith("/items/") and path.endswith("/similar"))
 
 

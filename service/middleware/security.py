@@ -165,7 +165,7 @@ def install_security(app: FastAPI, settings: ServiceSettings) -> None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allow_list,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
             expose_headers=["ETag", "Retry-After", "X-Request-ID"],
             max_age=600,

@@ -25,6 +25,7 @@ from weaviate.exceptions import WeaviateBaseError
 from service.search.errors import MapUnavailable
 from store.errors import StoreUnavailable
 from store.map_reads import iter_map_rows, object_count
+from store.user_items import USER_SOURCE
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def build_map(collection: Collection, state: IndexState) -> EmbeddingMap:
             "y": round(float(xy[i, 1]), 5),
             "label": rows[i].label,
             "modality": rows[i].modality,
+            # only users' items say so: 10,000 data-set points stay as small as they were
+            **({"source": USER_SOURCE} if rows[i].source == USER_SOURCE else {}),
         }
         for i in order
     ]
@@ -156,6 +159,10 @@ class MapCache:
         self._map: EmbeddingMap | None = None
         self._state_ttl_s = state_ttl_s
         self._confirmed_at = float("-inf")  # time.monotonic() of the read that confirmed _map
+
+    def invalidate(self) -> None:
+        """This worker wrote to the index (a user's item): the next request reads its state."""
+        self._confirmed_at = float("-inf")
 
     def get(self, collection: Collection, model_version: str) -> EmbeddingMap:
         """Blocking (Weaviate reads, SVD): call from a worker thread."""

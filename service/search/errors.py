@@ -31,3 +31,19 @@ class HeavyLaneFull(SearchError):
 
 class UnknownDigitWord(SearchError):
     """A text query that names no digit in any language the service knows."""
+
+
+class ReadOnly(SearchError):
+    """READ_ONLY is set: the index takes no additions or deletions."""
+
+
+class NotUserItem(SearchError):
+    """The item belongs to an indexed data set: only a user's own items can be deleted."""
+
+
+class UserItemsFull(SearchError):
+    """MAX_USER_ITEMS items have been added already."""
+
+
+class IndexMissing(SearchError):
+    """The searched collection does not exist yet (the indexer has not run): nothing can be added."""

@@ -34,7 +34,9 @@ function plainError(status, body, keySent) {
     case 401: return keySent
       ? "The API key was not accepted: enter the right one at the top of the page."
       : "This service needs an API key: enter it at the top of the page.";
+    case 403: return message; // read_only, not_user_item: the message says which
     case 404: return "That item is no longer in the index.";
+    case 409: return message; // user_items_full
     case 413: return `The file is too large. ${message}`;
     case 415: return `This file type is not supported. ${message}`;
     case 422: return body && body.error && body.error.code === "unknown_digit_word"

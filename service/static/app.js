@@ -1,5 +1,6 @@
 // DigitBridge page: wires the inputs (pad, file, microphone, typed digit) to the search API, at most one
 // request in flight (a newer query waits and replaces any older waiting one).
+import { AddToIndex } from "/static/additem.js";
 import { api, ApiError, releaseMedia } from "/static/api.js";
 import { KeyPrompt } from "/static/keyprompt.js";
 import { EmbeddingMapView, DIGIT_COLOURS } from "/static/map.js";
@@ -118,6 +119,8 @@ function render(q, body, k) {
     $("u-label").textContent = String(info.predicted_label);
     $("u-confidence").textContent = `${(info.confidence * 100).toFixed(1)} %`;
   }
+  if (q.kind === "upload") addToIndex.offer(q, info.predicted_label);
+  else addToIndex.withdraw();
   const t = body.timings_ms;
   $("u-timings").textContent =
     `decode ${t.decode.toFixed(1)} ms · embed ${t.embed.toFixed(1)} ms · search ${t.search.toFixed(1)} ms · total ${t.total.toFixed(1)} ms`;
@@ -125,7 +128,7 @@ function render(q, body, k) {
   releaseMedia();
   const similar = (id) => search({ kind: "similar", id, source: "similar" });
   const mediaFailed = (message) => { errors.similar.textContent = message; };
-  ui.results.replaceChildren(...body.results.map((r) => resultCard(r, similar, mediaFailed)));
+  ui.results.replaceChildren(...body.results.map((r) => resultCard(r, similar, mediaFailed, removeItem)));
   const order = ui.farthest.checked ? "most dissimilar" : "closest";
   ui.note.textContent = body.results.length
     ? `${order} ${body.target === "any" ? "items" : body.target === "image" ? "images" : "recordings"}, ${offset + 1}–${offset + body.results.length}`
@@ -133,6 +136,21 @@ function render(q, body, k) {
   ui.page.textContent = body.results.length ? `${offset + 1}–${offset + body.results.length}` : "–";
   ui.prev.disabled = offset === 0;
   ui.next.disabled = body.results.length < k;
+}
+
+// ---------------------------------------------------------------- the user's own items
+const addToIndex = new AddToIndex($("add-form"), { onAdded: () => { rerun(); loadMap(); } });
+
+async function removeItem(id, button) {
+  button.disabled = true;
+  try {
+    await api(`/items/${encodeURIComponent(id)}`, { method: "DELETE" });
+    rerun();
+    loadMap();
+  } catch (err) {
+    errors.similar.textContent = err.message;
+    button.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------- embedding map
@@ -155,6 +173,7 @@ async function loadMap() {
     map.setData(await api("/map"));
     errors.map.textContent = "";
     mapCanvas.dataset.points = String(map.data.points.length);
+    mapCanvas.dataset.userPoints = String(map.data.points.filter((p) => p.source === "user").length);
   } catch (err) {
     errors.map.textContent = `The map could not be loaded. ${err.message}`;
   }

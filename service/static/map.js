@@ -1,10 +1,12 @@
 // The embedding map: every indexed item at its PCA position (GET /map), coloured by digit,
-// circle = image, square = recording; the query as a star and its results ringed.
+// circle = image, square = recording; the query as a star and its results ringed; a user's
+// own items ringed in blue.
 export const DIGIT_COLOURS = [
   "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 ];
 export const QUERY_COLOUR = "#000000";
+export const USER_COLOUR = "#0b63c5"; // --accent in style.css
 const PAD = 14;
 
 export class EmbeddingMapView {
@@ -73,6 +75,16 @@ export class EmbeddingMapView {
       }
     }
     ctx.globalAlpha = 1;
+    // a user's own items: a ring in the accent colour, so they stand out among the data sets
+    ctx.strokeStyle = USER_COLOUR;
+    ctx.lineWidth = 1.5;
+    for (const p of this.data.points) {
+      if (p.source !== "user") continue;
+      const [x, y] = this.toCanvas([p.x, p.y]);
+      ctx.beginPath();
+      ctx.arc(x, y, 5, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
     ctx.lineWidth = 2;
     for (const p of this.highlighted) {
       const [x, y] = this.toCanvas([p.x, p.y]);

@@ -1,8 +1,8 @@
 // One result as a card: its digit, its image or recording (fetched with the key), its
-// distance, and "more like this".
+// distance, and "more like this"; a user's own item is marked "yours" and can be deleted.
 import { loadMedia } from "/static/api.js";
 
-export function resultCard(r, onSimilar, onMediaError) {
+export function resultCard(r, onSimilar, onMediaError, onDelete) {
   const li = document.createElement("li");
   li.className = "result";
   li.dataset.id = r.id;
@@ -36,5 +36,20 @@ export function resultCard(r, onSimilar, onMediaError) {
   more.setAttribute("aria-label", `More like this ${r.modality} of ${r.label}`);
   more.addEventListener("click", () => onSimilar(r.id));
   li.append(digit, media, meta, more);
+  if (r.source === "user") {
+    li.classList.add("mine");
+    li.dataset.source = "user";
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "yours";
+    digit.after(badge);
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "delete";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete your ${r.modality} of ${r.label}`);
+    remove.addEventListener("click", () => onDelete(r.id, remove));
+    li.append(remove);
+  }
   return li;
 }

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from service.api.errors import ApiError
-from service.middleware.admission import AdmissionLimits, SearchAdmission, SearchAdmissionMiddleware
+from service.middleware.admission import (
+    AdmissionLimits,
+    SearchAdmission,
+    SearchAdmissionMiddleware,
+    is_search,
+)
 from tests.service.helpers import in_fresh_loop
 
 LIMITS = AdmissionLimits(max_searches=1, max_bytes_held=1000, min_bytes_per_s=1e9, grace_s=60.0)
@@ -208,3 +213,11 @@ def test_a_typed_digit_takes_a_search_slot() -> None:
         assert answers.status == 503 and never_called.slots_seen == []
 
     in_fresh_loop(scenario())
+
+
+def test_adding_an_item_is_admitted_like_a_search_upload() -> None:
+    """POST /items embeds an upload: it takes a search slot and the upload byte budget; reading,
+    listing and deleting items do not."""
+    assert is_search({"method": "POST", "path": "/items"})
+    for method, path in (("GET", "/items"), ("DELETE", "/items/x"), ("GET", "/items/x/media")):
+        assert not is_search({"method": method, "path": path}), (method, path)

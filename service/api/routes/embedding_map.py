@@ -20,6 +20,9 @@ class MapPoint(BaseModel):
     y: float
     label: int = Field(ge=0, le=9)
     modality: Literal["image", "audio"]
+    source: Literal["user"] | None = Field(
+        default=None, description='"user" on items users added; absent otherwise'
+    )
 
 
 class MapProjection(BaseModel):
