@@ -70,23 +70,36 @@ def fsdd_clips(small_index: ServiceSettings) -> dict[int, Path]:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory: pytest.TempPathFactory, fsdd_clips: dict[int, Path]) -> Iterator[object]:
-    """A fresh Chromium profile with a fake microphone that says MIC_DIGIT."""
+def playwright() -> Iterator[object]:
+    """One Playwright driver for the session (a second sync driver cannot start beside it)."""
     assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install -y chromium (make test does)"
     from playwright.sync_api import sync_playwright  # missing package: ImportError, loud
 
+    with sync_playwright() as p:
+        yield p
+
+
+def launch_with_microphone(playwright: object, profile: Path, wav: Path) -> object:
+    """A fresh Chromium profile whose fake microphone plays `wav` (in a loop)."""
+    return playwright.chromium.launch_persistent_context(  # type: ignore[attr-defined]
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[*LAUNCH_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
+        viewport={"width": 1280, "height": 1000},
+    )
+
+
+@pytest.fixture(scope="session")
+def chromium(
+    playwright: object, tmp_path_factory: pytest.TempPathFactory, fsdd_clips: dict[int, Path]
+) -> Iterator[object]:
+    """A fresh Chromium profile with a fake microphone that says MIC_DIGIT."""
     wav = padded_wav(fsdd_clips[MIC_DIGIT], tmp_path_factory.mktemp("mic") / "mic.wav")
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[*LAUNCH_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
-            viewport={"width": 1280, "height": 1000},
-        )
-        yield context
-        context.close()
+    context = launch_with_microphone(playwright, tmp_path_factory.mktemp("chromium-profile"), wav)
+    yield context
+    context.close()
     print(f"\nbrowser test screenshots: {ARTIFACTS}")
 
 

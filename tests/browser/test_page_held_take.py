@@ -10,7 +10,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from models.wav import read_wav, write_wav
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
+from tests.browser.conftest import launch_with_microphone
 from tests.browser.helpers import TIMEOUT_MS, result_labels, searches, shot, wait_searches, watched_page
 from tests.service.helpers import LiveServer
 from training.ood.take_noises import breath, click
@@ -51,20 +51,13 @@ def take(tmp_path_factory: pytest.TempPathFactory, fsdd_clips: dict[int, Path]) 
 
 
 @pytest.fixture(scope="module")
-def take_browser(tmp_path_factory: pytest.TempPathFactory, take: tuple[Path, float]) -> Iterator[object]:
+def take_browser(
+    playwright: object, tmp_path_factory: pytest.TempPathFactory, take: tuple[Path, float]
+) -> Iterator[object]:
     """Chromium whose fake microphone plays the held take."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-take-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[*LAUNCH_ARGS, f"--use-file-for-fake-audio-capture={take[0]}"],
-            viewport={"width": 1280, "height": 1000},
-        )
-        yield context
-        context.close()
+    context = launch_with_microphone(playwright, tmp_path_factory.mktemp("chromium-take-profile"), take[0])
+    yield context
+    context.close()
 
 
 def test_a_held_take_with_room_tone_around_the_word_finds_that_digit(

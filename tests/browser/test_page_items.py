@@ -1,6 +1,6 @@
-"""The page's own items in a real Chromium: after a file search, "Add to the index" with the
-predicted digit pre-filled; the added item comes back marked "yours" in the results, and its
-Delete button takes it out of the index.
+"""The page's own items in a real Chromium: after a file search (a PNG, or an M4A as phones
+record), "Add to the index" with the predicted digit pre-filled; the added item comes back
+marked "yours" in the results, and its Delete button takes it out of the index.
 
 The module serves its own collection (a module-scoped `live_server`), so the items it adds
 never reach the other page tests' results.
@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 import store
-from models.data import load_mnist, mnist_png
+from models.data import fsdd_items, load_mnist, mnist_png
+from models.wav import read_wav
 from tests.browser.helpers import TIMEOUT_MS, draw, one_stroke, poll, searches, shot, wait_searches
 from tests.service.helpers import LiveServer, build_index, live_server_for, settings_for
 
@@ -40,18 +41,33 @@ def new_png(weaviate_settings: store.StoreSettings, tmp_path_factory: pytest.Tem
     return path
 
 
-def test_add_a_file_to_the_index_then_delete_it(ready_page, live_server: LiveServer, new_png: Path) -> None:
+@pytest.fixture(scope="module")
+def new_m4a(weaviate_settings: store.StoreSettings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An FSDD training take (not in the index) as a phone saves a voice memo: AAC in M4A."""
+    from tests.encoded_media import encode_audio
+
+    take = fsdd_items(weaviate_settings.data_dir, "train")[7].path
+    samples, rate = read_wav(take.read_bytes(), 8_000, 8_000, 10.0)
+    path = tmp_path_factory.mktemp("upload") / "memo.m4a"
+    path.write_bytes(encode_audio(samples[0], rate, "m4a-aac"))
+    return path
+
+
+@pytest.mark.parametrize(("upload", "modality"), [("new_png", "image"), ("new_m4a", "audio")])
+def test_add_a_file_to_the_index_then_delete_it(
+    ready_page, live_server: LiveServer, request: pytest.FixtureRequest, upload: str, modality: str
+) -> None:
     page = ready_page
-    page.select_option("#target", "image")  # the upload's own modality: the added item can show up
+    page.select_option("#target", modality)  # the upload's own modality: the added item can show up
     before = searches(page)
-    page.set_input_files("#file", str(new_png))
+    page.set_input_files("#file", str(request.getfixturevalue(upload)))
     wait_searches(page, before)
     form = page.locator("#add-form")
     form.wait_for(state="visible", timeout=TIMEOUT_MS)
     predicted = page.text_content("#u-label")
     assert page.input_value("#add-label") == predicted  # pre-filled from the prediction
     assert page.locator("#results li.mine").count() == 0
-    shot(page, "items-01-offer")
+    shot(page, f"items-01-offer-{modality}")
 
     before = searches(page)
     page.click("#add-submit")
@@ -68,7 +84,8 @@ def test_add_a_file_to_the_index_then_delete_it(ready_page, live_server: LiveSer
     poll(page, lambda: map_marks.get_attribute("data-user-points") == "1", "the map to mark the item")
     item = httpx.get(f"{live_server.url}/items/{item_id}", timeout=30).json()
     assert (item["source"], str(item["label"]), item["label_source"]) == ("user", predicted, "given")
-    shot(page, "items-02-added-and-marked")
+    assert item["modality"] == modality
+    shot(page, f"items-02-added-and-marked-{modality}")
 
     before = searches(page)
     first.locator("button.delete").click()
@@ -77,7 +94,7 @@ def test_add_a_file_to_the_index_then_delete_it(ready_page, live_server: LiveSer
     assert page.locator("#results li.mine").count() == 0
     assert httpx.get(f"{live_server.url}/items/{item_id}", timeout=30).status_code == 404
     poll(page, lambda: map_marks.get_attribute("data-user-points") == "0", "the map to drop the item")
-    shot(page, "items-03-deleted")
+    shot(page, f"items-03-deleted-{modality}")
 
 
 def test_data_set_results_have_no_delete_control(ready_page, new_png: Path) -> None:

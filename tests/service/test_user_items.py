@@ -105,6 +105,32 @@ def test_added_recording_is_found_first_and_served_as_uploaded(
     )
 
 
+def test_an_m4a_voice_memo_round_trip(api: TestClient, uploads: dict[str, bytes]) -> None:
+    """Add -> find -> fetch -> add again -> delete, for AAC in M4A as phones and Safari record."""
+    from models.wav import read_wav
+    from tests.encoded_media import encode_audio
+
+    samples, rate = read_wav(uploads["wav_a"], 8_000, 8_000, 10.0)
+    memo = encode_audio(samples[0], rate, "m4a-aac")
+    status, item = add(api, memo, "memo.m4a", label="3")
+    assert status == 201, item
+    assert (item["modality"], item["label"], item["content_type"]) == ("audio", 3, "audio/mp4")
+    hit = first_hit(api, memo, "audio")
+    assert hit["id"] == item["id"] and hit["distance"] < 0.01
+    media = api.get(item["media_url"])
+    assert media.content == memo and media.headers["content-type"] == "audio/mp4"
+    again_status, again = add(api, memo, "memo.m4a", label="3")
+    assert again_status == 200 and again["id"] == item["id"]
+    assert api.delete(f"/items/{item['id']}").status_code == 204
+    assert api.get(f"/items/{item['id']}").status_code == 404
+    assert item["id"] not in [
+        h["id"]
+        for h in api.post("/search", params={"target": "audio", "k": 10}, files={"file": ("q", memo)}).json()[
+            "results"
+        ]
+    ]
+
+
 def test_same_bytes_with_another_label_is_another_item(api: TestClient, uploads: dict[str, bytes]) -> None:
     _, predicted = add(api, uploads["png_b"])
     other = (predicted["label"] + 1) % 10

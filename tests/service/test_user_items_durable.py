@@ -15,11 +15,13 @@ from indexer import pipeline
 from indexer.settings import IndexerSettings
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.runtime import file_version
+from models.wav import read_wav
 from service.main import create_app
 from service.settings import ServiceSettings
 from store import user_items
 from store.embedded import server_process
 from tests.conftest import make_checkpoint
+from tests.encoded_media import encode_audio
 from tests.service.helpers import settings_for
 from tests.weaviate_server import embedded_settings, wait_closed
 
@@ -42,8 +44,13 @@ def uploads(weaviate_settings: store.StoreSettings) -> dict[str, bytes]:
     images, _ = load_mnist(weaviate_settings.data_dir, train=True)
     return {
         "png": mnist_png(images[10]),
-        "wav": fsdd_items(weaviate_settings.data_dir, "train")[5].path.read_bytes(),
+        "m4a": m4a_take(fsdd_items(weaviate_settings.data_dir, "train")[5].path),  # a phone's voice memo
     }
+
+
+def m4a_take(path: Path) -> bytes:
+    samples, rate = read_wav(path.read_bytes(), 8_000, 8_000, 10.0)
+    return encode_audio(samples[0], rate, "m4a-aac")
 
 
 def service(base: store.StoreSettings, collection: str, checkpoint: Path) -> ServiceSettings:
