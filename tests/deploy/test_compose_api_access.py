@@ -35,7 +35,7 @@ def apis(name: str, env: dict[str, str]) -> dict[str, Any]:
 def service_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     from service.settings import ServiceSettings
 
-    for key in ("API_KEY", "CORS_ORIGINS"):
+    for key in ("API_KEY", "CORS_ORIGINS", "READ_ONLY", "MAX_USER_ITEMS"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -61,6 +61,20 @@ def test_unset_key_and_origins_stay_unset(name: str, monkeypatch: pytest.MonkeyP
         assert env.get("API_KEY", "") == "" and env.get("CORS_ORIGINS", "") == "", svc_name
         settings = service_settings(env, monkeypatch)
         assert settings.api_key is None and settings.cors_allow_list == [], svc_name
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_api_gets_the_user_item_settings(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """READ_ONLY and MAX_USER_ITEMS reach every api container; unset, they keep the defaults."""
+    for env_in, read_only, cap in (
+        ({}, False, 1000),
+        ({"READ_ONLY": "true", "MAX_USER_ITEMS": "25"}, True, 25),
+    ):
+        served = apis(name, {**ENV, **env_in})
+        assert served
+        for svc_name, svc in served.items():
+            settings = service_settings(container_env(svc), monkeypatch)
+            assert (settings.read_only, settings.max_user_items) == (read_only, cap), svc_name
 
 
 @pytest.mark.parametrize("name", FILES)
