@@ -29,6 +29,7 @@ pillow_heif.register_heif_opener(decode_threads=1, thumbnails=False, depth_image
 AvifImagePlugin.DEFAULT_MAX_THREADS = 1
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set
 _WORK_SIZE = 512  # big pictures are shrunk to this before normalising: the digit ends up 20 px
+SMALL_PICTURE = 128  # px, short side: under it a picture is a thumbnail or its upscale, not a photo
 _DEEP_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # more than 8 bits per pixel
 
 
@@ -153,8 +154,15 @@ def _flatten_background(grey: np.ndarray) -> np.ndarray:
         return grey
     # No pen stroke is a third of the picture wide: a wider estimate means a steep lighting
     # ramp passed for ink, and a kernel that wide would leave the ramp in as the digit.
+    # But in a small picture (an upscaled thumbnail: 64 px, 10 px strokes; phone photos are
+    # hundreds of px) strokes under the cap are real, want a kernel over it, and a capped one
+    # would hollow them: those pictures are left as they are.
     # The filters below cost O(pixels) whatever k is (running min/max/sum).
-    k = min(max(3, min(h, w) // 10, round(2.5 * _stroke_width(grey))), min(h, w) // 3) | 1
+    stroke, cap = _stroke_width(grey), min(h, w) // 3
+    wanted = max(3, min(h, w) // 10, round(2.5 * stroke))
+    if wanted > cap >= stroke and min(h, w) < SMALL_PICTURE:
+        return grey
+    k = min(wanted, cap) | 1
     opened = ndimage.maximum_filter(ndimage.minimum_filter(grey, k, mode="nearest"), k, mode="nearest")
     # the mean over the part of each k x k window inside the picture (no padding counted)
     window_sum = ndimage.uniform_filter(opened.astype(np.float64), k, mode="constant")

@@ -41,6 +41,23 @@ def test_background_flattening_equals_the_pooling_reference(
     np.testing.assert_allclose(flattened, pooled_top_hat(grey, expected_k), atol=1e-6)
 
 
+def test_strokes_too_fat_for_the_kernel_cap_are_left_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 64 px upscale of an 8x8 thumbnail: 10 px strokes want a 25 px kernel, the cap allows 21,
+    and a capped kernel would hollow them (249 of 400 such OOD pictures lost a point of top-5)."""
+    grey = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    grey[0, :] = np.linspace(0, 1, 64)  # an uneven border
+    monkeypatch.setattr(image_preprocess, "_stroke_width", lambda _: 10.0)
+    assert image_preprocess._flatten_background(grey) is grey
+
+
+def test_a_ramp_passing_for_ink_still_gets_the_capped_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    grey = np.random.default_rng(1).random((96, 96)).astype(np.float32)
+    grey[0, :] = np.linspace(0, 1, 96)
+    monkeypatch.setattr(image_preprocess, "_stroke_width", lambda _: 40.0)  # wider than a third: a ramp
+    flattened = image_preprocess._flatten_background(grey)
+    np.testing.assert_allclose(flattened, pooled_top_hat(grey, 96 // 3 | 1), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "data",
     [
