@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import weaviate
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
@@ -30,28 +31,35 @@ def ensure_collection(client: weaviate.WeaviateClient, settings: StoreSettings) 
     return client.collections.get(name)
 
 
-def create_collection(client: weaviate.WeaviateClient, settings: StoreSettings) -> None:
-    def text(name: str, filterable: bool = False) -> Property:
-        # FIELD tokenization: "image" / "7_jackson_3.wav" are matched whole, never split into words.
-        return Property(
-            name=name,
-            data_type=DataType.TEXT,
-            tokenization=Tokenization.FIELD,
-            index_filterable=filterable,
-            index_searchable=False,
-        )
+def text_property(name: str, filterable: bool = False) -> Property:
+    """A text property matched whole (FIELD tokenization: "image" / "7_jackson_3.wav" are never
+    split into words), not keyword-searchable."""
+    return Property(
+        name=name,
+        data_type=DataType.TEXT,
+        tokenization=Tokenization.FIELD,
+        index_filterable=filterable,
+        index_searchable=False,
+    )
 
+
+def exact_cosine_vectors() -> Any:
+    """Our own vectors, cosine HNSW, never quantized: 10k x 128 floats are small, and servers
+    that quantize by default (DEFAULT_QUANTIZATION, e.g. managed instances) would blur
+    near-duplicates."""
+    return Configure.Vectors.self_provided(
+        vector_index_config=Configure.VectorIndex.hnsw(
+            distance_metric=VectorDistances.COSINE, quantizer=Configure.VectorIndex.Quantizer.none()
+        ),
+    )
+
+
+def create_collection(client: weaviate.WeaviateClient, settings: StoreSettings) -> None:
+    text = text_property
     client.collections.create(
         settings.collection,
         description="DigitBridge: MNIST images and FSDD recordings in one embedding space",
-        vector_config=Configure.Vectors.self_provided(
-            vector_index_config=Configure.VectorIndex.hnsw(
-                distance_metric=VectorDistances.COSINE,
-                # Exact vectors: 10k x 128 floats are small, and servers that quantize by default
-                # (DEFAULT_QUANTIZATION, e.g. managed instances) would blur near-duplicates.
-                quantizer=Configure.VectorIndex.Quantizer.none(),
-            ),
-        ),
+        vector_config=exact_cosine_vectors(),
         properties=[
             text("modality", filterable=True),
             Property(name="label", data_type=DataType.INT, index_filterable=True),

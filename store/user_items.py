@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import weaviate
-from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+from weaviate.classes.config import Configure, DataType, Property
 from weaviate.classes.query import Filter, Sort
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
 from models.modality import Modality
 from store.errors import StoreUnavailable
-from store.schema import NAMESPACE, wait_for_replicas
+from store.schema import NAMESPACE, exact_cosine_vectors, text_property, wait_for_replicas
 from store.settings import StoreSettings
 
 USER_SOURCE = "user"  # the `source` of a user's item in the searched collection
@@ -83,23 +83,11 @@ def ensure_user_collection(client: weaviate.WeaviateClient, settings: StoreSetti
 
 
 def _create(client: weaviate.WeaviateClient, settings: StoreSettings, name: str) -> None:
-    def text(prop: str, filterable: bool = False) -> Property:
-        return Property(
-            name=prop,
-            data_type=DataType.TEXT,
-            tokenization=Tokenization.FIELD,
-            index_filterable=filterable,
-            index_searchable=False,
-        )
-
+    text = text_property
     client.collections.create(
         name,
         description="DigitBridge: the items users added (the record; the searched collection holds copies)",
-        vector_config=Configure.Vectors.self_provided(
-            vector_index_config=Configure.VectorIndex.hnsw(
-                distance_metric=VectorDistances.COSINE, quantizer=Configure.VectorIndex.Quantizer.none()
-            ),
-        ),
+        vector_config=exact_cosine_vectors(),
         properties=[
             text("modality"),
             Property(name="label", data_type=DataType.INT),

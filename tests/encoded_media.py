@@ -51,18 +51,22 @@ def encode_audio(samples: np.ndarray, rate: int, encoding: str) -> bytes:
     return buffer.getvalue()
 
 
+def _mono_packets(stream: av.AudioStream, samples: np.ndarray, rate: int) -> list[av.Packet]:
+    """The whole mono recording through `stream`'s encoder, flushed."""
+    frame = av.AudioFrame.from_ndarray(
+        np.asarray(samples, dtype=np.float32)[None], format="fltp", layout="mono"
+    )
+    frame.rate = rate
+    return [*stream.encode(frame), *stream.encode(None)]
+
+
 def many_tracks_webm(samples: np.ndarray, rate: int, tracks: int) -> bytes:
     """The same mono recording as `tracks` Opus tracks of one WebM file."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="webm", options={"fflags": "+bitexact"}) as out:
         packets = []
         for _ in range(tracks):
-            stream = out.add_stream("libopus", rate=rate, layout="mono")
-            frame = av.AudioFrame.from_ndarray(
-                np.asarray(samples, dtype=np.float32)[None], format="fltp", layout="mono"
-            )
-            frame.rate = rate
-            packets += [*stream.encode(frame), *stream.encode(None)]
+            packets += _mono_packets(out.add_stream("libopus", rate=rate, layout="mono"), samples, rate)
         for packet in packets:
             out.mux(packet)
     return buffer.getvalue()
@@ -97,12 +101,7 @@ def pcm_in_matroska(samples: np.ndarray, rate: int) -> bytes:
     """Mono 16-bit PCM in a Matroska file: a container we read holding a codec we do not."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="matroska") as out:
-        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(
-            np.asarray(samples, dtype=np.float32)[None], format="fltp", layout="mono"
-        )
-        frame.rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
+        for packet in _mono_packets(out.add_stream("pcm_s16le", rate=rate, layout="mono"), samples, rate):
             out.mux(packet)
     return buffer.getvalue()
 
@@ -122,11 +121,7 @@ def video_only(muxer: str, codec: str, speech: np.ndarray | None = None, rate: i
         packets += stream.encode(None)
         if speech is not None:
             sound = out.add_stream("aac" if muxer == "mp4" else "libopus", rate=rate, layout="mono")
-            frame = av.AudioFrame.from_ndarray(
-                np.asarray(speech, dtype=np.float32)[None], format="fltp", layout="mono"
-            )
-            frame.rate = rate
-            packets += [*sound.encode(frame), *sound.encode(None)]
+            packets += _mono_packets(sound, speech, rate)
         for packet in packets:
             out.mux(packet)
     return buffer.getvalue()

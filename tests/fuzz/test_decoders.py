@@ -105,6 +105,13 @@ def _mutate(data: bytearray, kind: str, at: int, value: int, blob: bytes) -> Non
     ops[kind]()
 
 
+def _mutated(seed: bytes, mutations: list[tuple[str, int, int, bytes]]) -> bytes:
+    data = bytearray(seed)
+    for kind, at, value, blob in mutations:
+        _mutate(data, kind, at, value, blob)
+    return bytes(data)
+
+
 MUTATION = st.tuples(
     st.sampled_from(["flip", "truncate", "insert", "delete", "field32", "field32be", "field16"]),
     st.integers(0, (1 << 16) - 1),
@@ -117,20 +124,14 @@ MUTATION = st.tuples(
 @settings(FUZZ, max_examples=1500)
 @given(seed=st.sampled_from(SEEDS), mutations=st.lists(MUTATION, min_size=1, max_size=4))
 def test_mutated_valid_files(seed: bytes, mutations: list[tuple[str, int, int, bytes]]) -> None:
-    data = bytearray(seed)
-    for kind, at, value, blob in mutations:
-        _mutate(data, kind, at, value, blob)
-    assert_prepared_or_typed_error(bytes(data))
+    assert_prepared_or_typed_error(_mutated(seed, mutations))
 
 
 @pytest.mark.slow
 @settings(FUZZ, max_examples=800)
 @given(seed=st.sampled_from(COMPRESSED_SEEDS), mutations=st.lists(MUTATION, min_size=1, max_size=4))
 def test_mutated_compressed_files(seed: bytes, mutations: list[tuple[str, int, int, bytes]]) -> None:
-    data = bytearray(seed)
-    for kind, at, value, blob in mutations:
-        _mutate(data, kind, at, value, blob)
-    assert_prepared_or_typed_error(bytes(data))
+    assert_prepared_or_typed_error(_mutated(seed, mutations))
 
 
 @pytest.mark.slow
