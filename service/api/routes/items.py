@@ -18,7 +18,6 @@ from service.search.errors import ItemNotFound
 router = APIRouter(prefix="/items", tags=["items"])
 
 ItemId = Annotated[UUID, Path(description="the item's UUID, as returned in search results")]
-_MIME = {"png": "image/png", "wav": "audio/wav"}
 # An id always names the same file (uuid5 of its source). With API_KEY set, service/middleware/security.py
 # turns `public` into `private` on this and every other keyed answer.
 CACHE_CONTROL = "public, max-age=86400"
@@ -66,7 +65,7 @@ async def get_media(
             _, fmt = sniff(data)
         except MediaError:
             fmt = ""
-        media_type = _MIME.get(fmt, "application/octet-stream")
+        media_type = user_items.CONTENT_TYPES.get(fmt, "application/octet-stream")
     return Response(data, media_type=media_type, headers=headers)
 
 
