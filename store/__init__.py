@@ -1,8 +1,9 @@
 """The Weaviate side of DigitBridge, shared by the indexer (writes) and the service (reads).
 
 One module per job: `settings` (where the server is), `connection` and `async_connection`
-(open a client), `schema` (the collection), `queries` and `map_reads` (reads), `integrity`
-and `repair` (does the vector index hold every object; re-index what it lacks), `errors`;
+(open a client), `schema` (the collection), `queries`, `grpc_search` (the service's search)
+and `map_reads` (reads), `integrity` and `repair` (does the vector index hold every object;
+re-index what it lacks), `errors`;
 `embedded/` runs a local server (`server`: start and share it; `server_process`: launch the
 binary; `supervisor`: restart it when it dies).
 The names below are the package's public surface; docs/ARCHITECTURE.md explains the design.
@@ -33,7 +34,6 @@ from store.queries import (
     index_problems,
     model_versions,
     search,
-    search_async,
     search_with,
 )
 from store.schema import (
@@ -72,7 +72,6 @@ __all__ = [
     "object_uuid",
     "wait_for_replicas",
     "search",
-    "search_async",
     "search_with",
     "SearchRequest",
     "server_pid",

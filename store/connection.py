@@ -13,12 +13,17 @@ from store.errors import StoreUnavailable
 from store.settings import StoreSettings
 
 
+def query_timeout_s(settings: StoreSettings) -> float:
+    """Each read's deadline: a query waits for at least 10 s whatever WEAVIATE_TIMEOUT_S says."""
+    return max(settings.weaviate_timeout_s, 10.0)
+
+
 def timeouts(settings: StoreSettings) -> AdditionalConfig:
     """Client deadlines. The insert deadline is also how long a degraded write can take:
     Weaviate's coordinator waits for a hung replica, so the client's deadline is the bound."""
     t = settings.weaviate_timeout_s
     return AdditionalConfig(
-        timeout=Timeout(init=t, query=max(t, 10.0), insert=settings.weaviate_write_timeout_s)
+        timeout=Timeout(init=t, query=query_timeout_s(settings), insert=settings.weaviate_write_timeout_s)
     )
 
 

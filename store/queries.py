@@ -54,7 +54,7 @@ def _item(obj: Any) -> Item:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """One nearest-vector query, as both the blocking and the asyncio client send it.
+    """One nearest-vector query, as the blocking client and store.grpc_search send it.
 
     Exact and stably paged at this index size: every query carries a modality filter (for
     "any" one that matches both), and Weaviate answers filtered queries matching fewer than
@@ -99,7 +99,12 @@ class SearchRequest:
 
     def page(self, objects: Sequence[Any]) -> list[Hit]:
         """The answer's objects -> this request's page of hits, in (distance, id) order."""
-        hits = [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in objects]
+        return self.order_page(
+            [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in objects]
+        )
+
+    def order_page(self, hits: list[Hit]) -> list[Hit]:
+        """Hits as the server answered (distances from the vector sent) -> this request's page."""
         hits.sort(key=lambda h: (h.distance, h.id))  # farthest: ascending from -q = descending from q
         page = hits[self.offset : self.offset + self.limit]
         if self.order == "farthest":
@@ -125,15 +130,6 @@ def search_with(collection: Collection, request: SearchRequest) -> list[Hit]:
     """Run a prepared SearchRequest through the blocking client."""
     try:
         res = collection.query.near_vector(**request.arguments())
-    except WeaviateBaseError as exc:
-        raise StoreUnavailable(f"search failed: {exc}") from exc
-    return request.page(res.objects)
-
-
-async def search_async(collection: CollectionAsync, request: SearchRequest) -> list[Hit]:
-    """`search` through weaviate-client's asyncio API: no thread is held while Weaviate works."""
-    try:
-        res = await collection.query.near_vector(**request.arguments())
     except WeaviateBaseError as exc:
         raise StoreUnavailable(f"search failed: {exc}") from exc
     return request.page(res.objects)

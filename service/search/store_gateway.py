@@ -21,7 +21,9 @@ from service.search.readiness import Readiness, check_store
 from service.search.vector_index_watch import VectorIndexWatch
 from service.settings import ServiceSettings
 from store import StoreUnavailable, connect
-from store.async_connection import connect_async
+from store.async_connection import connect_async, server_address
+from store.connection import query_timeout_s
+from store.grpc_search import GrpcSearch
 
 log = logging.getLogger("service")
 
@@ -109,6 +111,7 @@ class StoreGateway:
         self._last_ok = 0.0  # monotonic time of the last call that succeeded
         self._async_client: weaviate.WeaviateAsyncClient | None = None
         self._async_collection: CollectionAsync | None = None
+        self._grpc: GrpcSearch | None = None
         self._endpoints = tcp_endpoints(settings)
         self._server_version: str | None = None  # read once, by the first stats()
         self.deadline_s = max(10.0, 3 * settings.weaviate_timeout_s)
@@ -158,8 +161,16 @@ class StoreGateway:
         return await self._guarded(lambda: anyio.to_thread.run_sync(work, abandon_on_cancel=True), probe)
 
     async def search(self, request: store.SearchRequest) -> list[store.Hit]:
-        """One nearest-vector query on the event loop (the asyncio client holds no thread)."""
-        return await self.run_async(lambda collection: store.search_async(collection, request))
+        """One nearest-vector query on the event loop: one gRPC call, no thread held."""
+        return await self._guarded(lambda: self._search(request), probe=False)
+
+    async def _search(self, request: store.SearchRequest) -> list[store.Hit]:
+        if self._grpc is None:
+            # The channel lives on the loop; opened on the first search, once the blocking
+            # client has reached (or started) the server, whose key it then uses.
+            _ = await anyio.to_thread.run_sync(lambda: self.client)
+            self._grpc = GrpcSearch(server_address(self._settings), query_timeout_s(self._settings))
+        return await self._grpc.search(self._settings.collection, request)
 
     async def get_item(self, item_id: UUID) -> store.Item | None:
         return await self.call(lambda: store.get_item(self.collection, item_id))
@@ -203,8 +214,7 @@ class StoreGateway:
 
     async def _with_async_collection(self, fn: Callable[[CollectionAsync], Awaitable[T]]) -> T:
         if self._async_client is None:
-            # The asyncio client lives on the loop; opened lazily on the first search (and again
-            # after a reconnect of the blocking client, which may have restarted the server).
+            # The asyncio client lives on the loop; opened lazily on the first read.
             _ = await anyio.to_thread.run_sync(lambda: self.client)
             self._async_client = await connect_async(self._settings)
             self._async_collection = self._async_client.collections.use(self._settings.collection)
@@ -279,6 +289,9 @@ class StoreGateway:
         client, self._async_client, self._async_collection = self._async_client, None, None
         if client is not None:
             await client.close()
+        channel, self._grpc = self._grpc, None
+        if channel is not None:
+            await channel.close()
 
     def close(self) -> None:
         with self._lock:

@@ -3,7 +3,7 @@ a typed digit.
 
 Each goes bytes -> tensor -> embedding -> Weaviate hits -> response. Uploads are encoded on
 the query encoder's thread (batched with concurrent ones) and searched on the event loop
-with the asyncio client; "more like this" needs no encoder and runs in a worker thread.
+(one gRPC call); "more like this" needs no encoder and runs in a worker thread.
 Failures are the search's own (service/search/errors.py, models' media errors, the store's):
 service/api/errors.py alone says what they are in HTTP.
 """
