@@ -29,7 +29,13 @@ from typing import Any
 from bench import log
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("http", "http_torch", "ceiling", "inproc", "recall", "scale", "resources")
+# The same PNG and WAV searches served another way, in the same run as "http" (section: env).
+VARIANTS: dict[str, dict[str, str]] = {
+    "http_torch": {"ENCODER_RUNTIME": "torch"},  # PyTorch, what CPU serving ran before ONNX Runtime
+    "http_workers2": {"WORKERS": "2"},  # two uvicorn processes reaching Weaviate as a remote server
+    "http_before": {},  # served from --before-root (an older commit's checkout)
+}
+SECTIONS = ("http", *VARIANTS, "ceiling", "inproc", "recall", "scale", "resources")
 
 
 def _ints(text: str) -> list[int]:
@@ -84,6 +90,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ROOT,
         help="serve from this checkout, e.g. a git worktree of an older commit (before/after)",
     )
+    p.add_argument(
+        "--before-root",
+        type=Path,
+        help="section http_before serves from this checkout: git worktree add /tmp/before <commit>",
+    )
     p.add_argument("--out", type=Path, help="results folder (bench/results; quick: a temporary folder)")
     p.add_argument("--keep-work", action="store_true", help="keep the temporary Weaviate data and logs")
     args = p.parse_args(argv)
@@ -103,6 +114,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             setattr(args, name, quick if args.quick else full)
     args.sections = [s for s in (args.only or SECTIONS) if s not in args.skip]
     args.env = dict(kv.split("=", 1) for kv in args.service_env)
+    if "http_before" in args.sections and args.before_root is None:
+        if args.only:
+            p.error("section http_before needs --before-root")
+        args.sections.remove("http_before")  # a full run without an older checkout skips it
     return args
 
 
@@ -187,9 +202,10 @@ def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: E
     if service is not None:
         results["resources"]["under_load_peak"] = peaks
         service.stop()  # the sections below run in this process: no idle service beside them
-    if "http_torch" in args.sections and hey is not None:
-        with timer("http_torch"):
-            results["http_torch"] = _http_torch(args, hey, settings, work, w_pid, stack)
+    for variant in VARIANTS:
+        if variant in args.sections and hey is not None:
+            with timer(variant):
+                results[variant] = _http_variant(variant, args, hey, settings, work, w_pid, stack)
     if "inproc" in args.sections:
         with timer("inproc"):
             results["in_process"] = sections.in_process(args, settings, collection)
@@ -205,17 +221,24 @@ def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: E
             results["scale"] = sections.scale(args, client, settings, collection, w_pid)
 
 
-def _http_torch(
-    args: argparse.Namespace, hey: Path, settings: Any, work: Path, w_pid: int, stack: ExitStack
+def _http_variant(
+    variant: str,
+    args: argparse.Namespace,
+    hey: Path,
+    settings: Any,
+    work: Path,
+    w_pid: int,
+    stack: ExitStack,
 ) -> dict[str, Any]:
-    """The same searches served by the PyTorch engine (what CPU serving ran before ONNX Runtime),
-    in the same run: its memory at rest and under load beside the ONNX service's."""
+    """The PNG and WAV searches served another way (VARIANTS), in the same run as "http": its
+    throughput, latency and memory at rest and under load beside the service's own."""
     from bench import sections
     from bench import stack as stk
     from bench.resources import memory_mb
 
-    env = {**args.env, "ENCODER_RUNTIME": "torch"}
-    service = stk.start_service(settings, work, env, stack, root=args.service_root)
+    env = {**args.env, **VARIANTS[variant]}
+    root = args.before_root if variant == "http_before" else args.service_root
+    service = stk.start_service(settings, work, env, stack, root=root)
     time.sleep(1.0)
     at_rest = memory_mb(service.pid)
     peaks: dict[str, dict[str, float]] = {}
@@ -223,6 +246,8 @@ def _http_torch(
     measured = sections.http(args, hey, settings, service.base_url, work, pids, peaks, routes=("png", "wav"))
     service.stop()
     return measured | {
+        "service_env": env,
+        "service_root": str(root),
         "service_at_rest": at_rest,
         "under_load_peak": peaks,
         "ready_s": round(service.ready_s, 3),

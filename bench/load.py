@@ -9,6 +9,7 @@ status code counts and the transport errors.
 from __future__ import annotations
 
 import re
+import resource
 import subprocess
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -78,6 +79,9 @@ class Cell:
     p99_ms: float | None = None
     status: dict[str, int] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)
+    # CPU milliseconds per answer of each process under test (and of hey itself): where the
+    # machine's cores went, which req/s alone cannot say on a machine they all share
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -139,6 +143,23 @@ def run_cell(hey: Path, request: Request, concurrency: int, duration_s: float) -
     return parse_summary(out.stdout, concurrency)
 
 
+def measured_cell(
+    hey: Path, request: Request, concurrency: int, duration_s: float, pids: dict[str, int]
+) -> Cell:
+    """run_cell, with the CPU time each process (and hey) spent on it, per answer."""
+    from bench.resources import cpu_seconds
+
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    hey_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cell = run_cell(hey, request, concurrency, duration_s)
+    hey_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    spent["hey"] = (hey_after.ru_utime + hey_after.ru_stime) - (hey_before.ru_utime + hey_before.ru_stime)
+    answers = max(cell.ok + cell.non_2xx, 1)
+    cell.cpu_ms_per_request = {name: round(1000.0 * s / answers, 3) for name, s in spent.items()}
+    return cell
+
+
 def summarise(cells: list[Cell]) -> dict:
     """Repeats of one (route, concurrency): the median and the min-max spread of each number."""
 
@@ -157,6 +178,9 @@ def summarise(cells: list[Cell]) -> dict:
         "p99_ms": spread([c.p99_ms for c in cells]),
         "requests": sum(c.ok + c.non_2xx for c in cells),
         "failed": sum(c.failed for c in cells),
+        "cpu_ms_per_request": {
+            name: median(c.cpu_ms_per_request[name] for c in cells) for name in cells[0].cpu_ms_per_request
+        },
         "cells": [asdict(c) for c in cells],
     }
 
@@ -187,7 +211,7 @@ def run_matrix(
         for name, request in requests.items():
             for c in concurrencies:
                 with PeakSampler(pids) as sampler:
-                    cell = run_cell(hey, request, c, duration_s)
+                    cell = measured_cell(hey, request, c, duration_s, pids)
                 cells.setdefault((name, c), []).append(cell)
                 merge_peaks(peaks, sampler.peaks)
                 merge_peaks(cell_peaks.setdefault((name, c), {}), sampler.peaks)

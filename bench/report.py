@@ -34,6 +34,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _cpu(cell: dict) -> str:
+    """CPU ms per answer: the service / Weaviate / hey (whichever were measured)."""
+    cpu = cell.get("cpu_ms_per_request", {})
+    return " / ".join(_n(cpu[name], 2) for name in ("service", "weaviate", "hey") if name in cpu) or "—"
+
+
 def load_table(section: dict) -> list[str]:
     rows = []
     for route, cells in section["routes"].items():
@@ -41,37 +47,55 @@ def load_table(section: dict) -> list[str]:
             rows.append(
                 [ROUTE_NAMES.get(route, route), str(c["concurrency"])]
                 + [_spread(c[k]) for k in ("rps", "p50_ms", "p95_ms", "p99_ms")]
-                + [f"{c['failed']} / {c['requests']:,}"]
+                + [f"{c['failed']} / {c['requests']:,}", _cpu(c)]
             )
-    table = _table(["route", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed / requests"], rows)
+    header = ["route", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed / requests", "CPU ms/answer"]
     return [
-        *table,
+        *_table(header, rows),
         "",
         "req/s counts 2xx answers only; — = hey printed no such percentile (under ~100 answers).",
+        "CPU ms/answer: CPU time per answer of the service / Weaviate / hey, medians over repeats",
+        "(all three share the machine's cores; Weaviate alone: Weaviate / hey).",
     ]
 
 
-def engines_table(results: dict) -> list[str]:
-    """ONNX Runtime (the service as it runs) beside PyTorch (as it ran before), from one run."""
+VARIANT_NAMES = {  # bench.__main__.VARIANTS, as the tables call them
+    "http": "this commit",
+    "http_before": "before",
+    "http_torch": "PyTorch engine",
+    "http_workers2": "WORKERS=2",
+}
+
+
+def variants_table(results: dict) -> list[str]:
+    """The service as it runs beside the same searches served other ways, from one run."""
+    served = [key for key in VARIANT_NAMES if key in results]
     rows = []
     for route in ("png", "wav"):
-        for c in sorted(
-            {row["concurrency"] for row in results.get("http_torch", {}).get("routes", {}).get(route, [])}
-        ):
-            cells = []
-            for section in ("http", "http_torch"):
-                cells += [_n(_cell(results, section, route, c, k)) for k in ("rps", "p50_ms", "p99_ms")]
+        concurrencies = {
+            row["concurrency"] for key in served for row in results[key]["routes"].get(route, [])
+        }
+        for c in sorted(concurrencies):
+            cells = [
+                _n(_cell(results, key, route, c, k)) for key in served for k in ("rps", "p50_ms", "p99_ms")
+            ]
             rows.append([ROUTE_NAMES[route], str(c), *cells])
-    header = ["route", "c", "ONNX req/s", "p50 ms", "p99 ms", "PyTorch req/s", "p50 ms", "p99 ms"]
-    torch = results.get("http_torch", {})
-    onnx_rest = results.get("resources", {}).get("at_rest", {}).get("service", {})
-    onnx_peak = results.get("resources", {}).get("under_load_peak", {}).get("service", {})
-    memory = (
-        f"Service RSS at rest / peak under load: ONNX Runtime {_n(onnx_rest.get('Rss'), 0)} / "
-        f"{_n(onnx_peak.get('Rss'), 0)} MB, PyTorch {_n(torch.get('service_at_rest', {}).get('Rss'), 0)} / "
-        f"{_n(torch.get('under_load_peak', {}).get('service', {}).get('Rss'), 0)} MB."
-    )
-    return [*_table(header, rows), "", "Medians over repeats.", memory]
+    header = ["route", "c"] + [f"{VARIANT_NAMES[key]} {k}" for key in served for k in ("req/s", "p50", "p99")]
+    memory = []
+    for key in served:
+        section = results[key] if key != "http" else {}
+        rest = section.get("service_at_rest") or results.get("resources", {}).get("at_rest", {}).get(
+            "service", {}
+        )
+        peak = (
+            section.get("under_load_peak") or results.get("resources", {}).get("under_load_peak", {})
+        ).get("service", {})
+        memory.append(
+            f"- {VARIANT_NAMES[key]}: service RSS at rest {_n(rest.get('Rss'), 0)} MB "
+            f"(PSS {_n(rest.get('Pss'), 0)}), peak under load {_n(peak.get('Rss'), 0)} MB "
+            f"(PSS {_n(peak.get('Pss'), 0)})"
+        )
+    return [*_table(header, rows), "", "Medians over repeats; ms.", "", *memory]
 
 
 def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
@@ -240,10 +264,12 @@ def markdown(results: dict[str, Any]) -> str:
                 *render(results[key]),
                 "",
             ]
-    if "http_torch" in results:
-        when = results.get("measured_at", {}).get("http_torch")
-        out += ["## The encoders' engine: ONNX Runtime vs PyTorch (same run)", "",
-                *([f"_measured {when}_", ""] if when else []), *engines_table(results), ""]  # fmt: skip
+    variants = [key for key in VARIANT_NAMES if key != "http" and key in results]
+    if variants:
+        stamps = results.get("measured_at", {})
+        when = ", ".join(f"{VARIANT_NAMES[k]} {stamps[k]}" for k in ["http", *variants] if k in stamps)
+        out += ["## The same searches served other ways", "",
+                *([f"_measured {when}_", ""] if when else []), *variants_table(results), ""]  # fmt: skip
     if lines := ratios(results):
         out += ["## Ratios from the same run", "", *lines, ""]
     return "\n".join(out)

@@ -51,6 +51,19 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {k: round(v, 1) for k, v in total.items()} if found else {}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process tree so far (0.0 once it is gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / tick
+
+
 class PeakSampler:
     """Samples the memory of named processes in a thread; `peaks` keeps the largest of each field."""
 

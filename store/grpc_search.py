@@ -56,25 +56,27 @@ def message(collection: str, request: SearchRequest) -> search_get_pb2.SearchReq
 
 
 def hits(reply: search_get_pb2.SearchReply, request: SearchRequest) -> list[Hit]:
-    """The reply's results -> the request's page of hits (SearchRequest.page orders and slices)."""
-    rows = []
-    for result in reply.results:
-        fields = result.properties.non_ref_props.fields
-        speaker = fields["speaker"].text_value if "speaker" in fields else ""
-        rows.append(
-            Hit(
-                id=result.metadata.id,
-                modality=fields["modality"].text_value,  # type: ignore[arg-type]
-                label=int(fields["label"].int_value),
-                source=fields["source"].text_value,
-                split=fields["split"].text_value,
-                name=fields["name"].text_value,
-                speaker=speaker or None,
-                model_version=fields["model_version"].text_value,
-                distance=float(result.metadata.distance),
-            )
-        )
-    return request.order_page(rows)
+    """The reply's results -> the request's page of hits; only the page's properties are read."""
+    return [
+        _hit(result, request.reported(result.metadata.distance))
+        for result in request.ranked(reply.results, key=lambda r: (r.metadata.distance, r.metadata.id))
+    ]
+
+
+def _hit(result: search_get_pb2.SearchResult, distance: float) -> Hit:
+    fields = result.properties.non_ref_props.fields
+    speaker = fields["speaker"].text_value if "speaker" in fields else ""
+    return Hit(
+        id=result.metadata.id,
+        modality=fields["modality"].text_value,  # type: ignore[arg-type]
+        label=int(fields["label"].int_value),
+        source=fields["source"].text_value,
+        split=fields["split"].text_value,
+        name=fields["name"].text_value,
+        speaker=speaker or None,
+        model_version=fields["model_version"].text_value,
+        distance=distance,
+    )
 
 
 class GrpcSearch:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter, MetadataQuery
@@ -19,6 +18,7 @@ from store.errors import StoreUnavailable
 
 # Everything but the blob: searches and item look-ups never ship the media bytes.
 METADATA_PROPERTIES = ["modality", "label", "source", "split", "name", "speaker", "model_version"]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -99,17 +99,18 @@ class SearchRequest:
 
     def page(self, objects: Sequence[Any]) -> list[Hit]:
         """The answer's objects -> this request's page of hits, in (distance, id) order."""
-        return self.order_page(
-            [Hit(**vars(_item(o)), distance=float(o.metadata.distance or 0.0)) for o in objects]
-        )
+        ranked = self.ranked(objects, key=lambda o: (float(o.metadata.distance or 0.0), str(o.uuid)))
+        return [
+            Hit(**vars(_item(o)), distance=self.reported(float(o.metadata.distance or 0.0))) for o in ranked
+        ]
 
-    def order_page(self, hits: list[Hit]) -> list[Hit]:
-        """Hits as the server answered (distances from the vector sent) -> this request's page."""
-        hits.sort(key=lambda h: (h.distance, h.id))  # farthest: ascending from -q = descending from q
-        page = hits[self.offset : self.offset + self.limit]
-        if self.order == "farthest":
-            return [dataclasses.replace(h, distance=2.0 - h.distance) for h in page]
-        return page
+    def ranked(self, rows: Sequence[R], key: Callable[[R], tuple[float, str]]) -> list[R]:
+        """The rows of this request's page, by key = (distance from the vector sent, id)."""
+        return sorted(rows, key=key)[self.offset : self.offset + self.limit]
+
+    def reported(self, distance: float) -> float:
+        """The distance from the query (farthest: ascending from -q = descending from q)."""
+        return 2.0 - distance if self.order == "farthest" else distance
 
 
 def search(

@@ -6,11 +6,11 @@ file passes MAX_UPLOAD_BYTES (or at once when Content-Length already says so), s
 oversized upload is never held in memory.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -166,7 +166,7 @@ async def read_uploads(
     parser = MultipartParser(_boundary(request), collector.callbacks())
     received = 0
     try:
-        with anyio.fail_after(timeout_s):
+        async with asyncio.timeout(timeout_s):
             async for chunk in _chunks(request):
                 received += len(chunk)
                 if received > body_limit:  # a lying or absent Content-Length

@@ -11,6 +11,7 @@ store.embedded.supervisor restarts a server that dies.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -48,7 +49,13 @@ def embedded_binary(version: str | None = None) -> Path:
 
 
 def data_dir_of(settings: StoreSettings) -> Path:
-    return settings.weaviate_data_dir.expanduser().resolve()
+    return _resolved(settings.weaviate_data_dir)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: Path) -> Path:
+    # Asked on every search (supervisor_status); resolving walks the path with a syscall per part.
+    return path.expanduser().resolve()
 
 
 class _SharedEmbeddedClient(weaviate.WeaviateClient):

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, Path, Response
 from models.media_errors import MediaError
 from models.preprocess import sniff
 from service.api.deps import UserItemsDep, WeaviateDep
-from service.api.routes.search import SearchParamsDep
 from service.api.schemas import ItemResponse, SimilarResponse, error_responses
+from service.api.search_query import SearchParamsDep, openapi_parameters
 from service.search import use_cases, user_items
 from service.search.errors import ItemNotFound
 
@@ -73,6 +73,7 @@ async def get_media(
     "/{item_id}/similar",
     response_model=SimilarResponse,
     responses=error_responses(404, 422, 503),
+    openapi_extra=openapi_parameters(),
 )
 async def similar(item_id: ItemId, params: SearchParamsDep, weaviate: WeaviateDep) -> SimilarResponse:
     """More like this: nearest items to an indexed one (itself excluded), without re-uploading it."""

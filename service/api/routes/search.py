@@ -4,11 +4,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from models.media_errors import MediaError
 from models.modality import Modality
-from service.api.deps import EncodersDep, QueryEncoderDep, SettingsDep, WeaviateDep
+from service.api.deps import EncodersDep, QueryEncoderDep, ResourcesDep, SettingsDep, WeaviateDep
 from service.api.errors import ApiError, media_status
 from service.api.schemas import (
     BatchResponse,
@@ -16,41 +16,17 @@ from service.api.schemas import (
     ErrorBody,
     ErrorResponse,
     SearchResponse,
-    Target,
     TextSearchResponse,
     error_responses,
     multipart_body,
 )
+from service.api.search_query import SearchParamsDep, openapi_parameters
 from service.api.uploads import Upload, read_single_upload, read_uploads
 from service.search import digit_words, use_cases
-from service.search.use_cases import Order, SearchParams
 
 router = APIRouter(prefix="/search", tags=["search"])  # slots: service.middleware.admission
 
-# Weaviate answers at most 10,000 results per query (QUERY_MAXIMUM_RESULTS); keep offset + k below it.
-MAX_OFFSET = 9_800
 UPLOAD_ERRORS = error_responses(400, 408, 413, 415, 422, 503)
-
-
-async def search_params(
-    k: Annotated[int, Query(ge=1, le=100, description="number of results")] = 5,
-    target: Annotated[
-        Target, Query(description="modality to search: auto = the other one than the upload's, any = both")
-    ] = "auto",
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many results (paging)")] = 0,
-    max_distance: Annotated[
-        float | None, Query(ge=0.0, le=2.0, description="drop results farther than this cosine distance")
-    ] = None,
-    order: Annotated[
-        Order, Query(description="nearest first, or farthest = the most dissimilar items first")
-    ] = "nearest",
-) -> SearchParams:
-    if order == "farthest" and max_distance is not None:
-        raise ApiError(422, "invalid_parameters", "max_distance applies to order=nearest only")
-    return SearchParams(target=target, k=k, offset=offset, max_distance=max_distance, order=order)
-
-
-SearchParamsDep = Annotated[SearchParams, Depends(search_params)]
 
 
 TEXT_ERRORS = {
@@ -63,7 +39,9 @@ TEXT_ERRORS = {
 }
 
 
-@router.get("/text", response_model=TextSearchResponse, responses=TEXT_ERRORS)
+@router.get(
+    "/text", response_model=TextSearchResponse, responses=TEXT_ERRORS, openapi_extra=openapi_parameters()
+)
 async def search_text(
     q: Annotated[
         str,
@@ -91,15 +69,15 @@ def single_upload_route(only: Modality | None) -> Callable[..., Awaitable[Search
     """The handler of a one-file search; `only` restricts the upload to one modality (else 415)."""
 
     async def search_one_upload(
-        request: Request,
-        params: SearchParamsDep,
-        encoder: QueryEncoderDep,
-        weaviate: WeaviateDep,
-        settings: SettingsDep,
+        request: Request, params: SearchParamsDep, resources: ResourcesDep
     ) -> SearchResponse:
+        # one dependency for the encoder, the store and the settings: each one solved is a cost
         started = time.perf_counter()
+        settings = resources.settings
         data = await read_single_upload(request, settings.max_upload_bytes, settings.upload_timeout_s)
-        return await use_cases.search_upload(encoder, weaviate, data, params, started, only)
+        return await use_cases.search_upload(
+            resources.query_encoder, resources.weaviate, data, params, started, only
+        )
 
     return search_one_upload
 
@@ -138,7 +116,7 @@ for path, name, only, description in SINGLE_UPLOAD_ROUTES:
         description=description,
         response_model=SearchResponse,
         responses=UPLOAD_ERRORS,
-        openapi_extra=multipart_body("file", many=False),
+        openapi_extra=multipart_body("file", many=False) | openapi_parameters(),
     )
 
 
@@ -154,7 +132,7 @@ def batch_slot(index: int, upload: Upload, outcome: SearchResponse | MediaError)
     "/batch",
     response_model=BatchResponse,
     responses=UPLOAD_ERRORS,
-    openapi_extra=multipart_body("files", many=True),
+    openapi_extra=multipart_body("files", many=True) | openapi_parameters(),
 )
 async def search_batch(
     request: Request,
