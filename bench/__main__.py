@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--recall-queries", type=int, help="queries per direction (all; quick 300)")
     p.add_argument("--scale-sizes", type=_ints, help="collection sizes (100000,300000,1000000; quick 20000)")
     p.add_argument("--scale-budget", type=float, default=900.0, help="max import seconds per size (900)")
+    p.add_argument(
+        "--scale-ef",
+        type=_ints,
+        default=[],
+        help="HNSW ef values to query each scale collection at as well, e.g. 64,128,256 (none)",
+    )
     p.add_argument("--scale-queries", type=int, help="queries per target and size (200; quick 50)")
     p.add_argument(
         "--service-env",

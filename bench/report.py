@@ -198,6 +198,23 @@ def scale_table(scale: dict) -> list[str]:
         "linearly with size, p50 latency along the log-size trend of the last two measured sizes; "
         "this does not model a filter crossing flatSearchCutoff (brute force below, HNSW above)."
     )
+    sweep = [
+        [f"{size['size']:,}", layout, ef, _latency(m, "to_audio"), _latency(m, "to_image"),
+         " / ".join(_n(m.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))]
+        for size in scale.get("sizes", [])
+        for layout, e in size["layouts"].items()
+        for ef, m in e.get("ef_sweep", {}).items()
+    ]  # fmt: skip
+    if sweep:
+        header_ef = ["vectors", "layout", "HNSW ef", "→audio p50 / p99 ms", "→image p50 / p99 ms"]
+        note += " The same queries at other HNSW ef (set after the import; rows above: ef -1, dynamic):"
+        return [
+            *_table(header, rows),
+            "",
+            note,
+            "",
+            *_table([*header_ef, "recall@10 →audio / →image"], sweep),
+        ]
     return [*_table(header, rows), "", note]
 
 

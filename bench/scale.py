@@ -5,8 +5,10 @@ per-modality proportions (~97% images / 3% recordings), in two layouts:
 * "per_modality": one collection per modality, queries unfiltered.
 
 Per size and layout: import rate, sequential query latency p50/p99 both ways, recall@10 against
-exact cosine search, and Weaviate's memory. Sizes run smallest first; a size whose predicted
-import time exceeds the budget is not run but extrapolated from the measured slope, and marked so.
+exact cosine search, and Weaviate's memory; with --scale-ef, the same queries again at each
+HNSW ef given (set on the imported collections: no re-import), the recall/latency trade-off.
+Sizes run smallest first; a size whose predicted import time exceeds the budget is not run but
+extrapolated from the measured slope, and marked so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import weaviate
+from weaviate.classes.config import Reconfigure
 from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.collections import Collection
 
@@ -132,6 +135,12 @@ def query_layout(
     return out
 
 
+def _recalls(measured: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{t} recall@10 {m['recall_at_10']} p50 {m['latency_ms']['p50']} ms" for t, m in measured.items()
+    )
+
+
 def predicted_seconds(done: list[dict], size: int) -> float:
     """Import time of `size` objects (both layouts) from the measured rates: the rate's trend in
     log(size) when two sizes are known, else the last rate. Never faster than the last measured
@@ -152,6 +161,7 @@ def run_size(
     queries: Corpus,
     weaviate_pid: int,
     deadline: float,
+    efs: list[int],
 ) -> dict[str, Any]:
     n = len(corpus.vectors)
     result: dict[str, Any] = {"size": n, "layouts": {}}
@@ -182,8 +192,16 @@ def run_size(
             "weaviate_memory_mb_after": after,
         }
         if not entry["aborted"]:
+            entry["index_config"] = index_config(next(iter(collections.values())))
             entry |= query_layout(collections, layout == "filter", corpus, queries)
-        entry["index_config"] = index_config(next(iter(collections.values())))
+            entry["ef_sweep"] = {}
+            for ef in efs:
+                for c in collections.values():
+                    c.config.update(vector_index_config=Reconfigure.VectorIndex.hnsw(ef=ef))
+                entry["ef_sweep"][str(ef)] = query_layout(collections, layout == "filter", corpus, queries)
+                log(f"  scale {n:,} {layout} ef={ef}: {_recalls(entry['ef_sweep'][str(ef)])}")
+        else:
+            entry["index_config"] = index_config(next(iter(collections.values())))
         result["layouts"][layout] = entry
         for c in collections.values():  # free the server's memory for the next layout
             client.collections.delete(c.name)
@@ -200,6 +218,7 @@ def run_scale(
     sizes: list[int],
     budget_s: float,
     queries_per_target: int,
+    efs: list[int],
     seed: int = 0,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
@@ -215,7 +234,8 @@ def run_scale(
             out["sizes"].append(extrapolate(done, size, predicted))
             continue
         corpus = synthesise(real, real_counts(real, size), noise, rng)
-        result = run_size(client, settings, corpus, queries, weaviate_pid, time.perf_counter() + 2 * budget_s)
+        deadline = time.perf_counter() + 2 * budget_s
+        result = run_size(client, settings, corpus, queries, weaviate_pid, deadline, efs)
         out["sizes"].append(result)
         if not result["aborted"]:
             done.append(result)

@@ -119,4 +119,5 @@ def scale(args: argparse.Namespace, client: Any, settings: Any, collection: Any,
         args.scale_sizes,
         args.scale_budget,
         args.scale_queries,
+        args.scale_ef,
     )
