@@ -172,3 +172,25 @@ def test_batch_oversized_file_fails_only_its_slot(client: TestClient, app, media
     assert r.status_code == 200
     assert [s["status"] for s in r.json()["results"]] == [413, 200]
     assert r.json()["results"][0]["error"]["code"] == "payload_too_large"
+
+
+def test_query_parameters_documented_and_parsed_as_declared(client: TestClient, media: Media) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = [
+        paths[p][m]
+        for p, m in (("/search", "post"), ("/search/batch", "post"), ("/search/text", "get"))
+        + (("/items/{item_id}/similar", "get"),)
+    ]
+    for op in operations:
+        documented = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+        assert {"k", "target", "offset", "max_distance", "order"} <= set(documented)
+        assert documented["k"]["schema"]["minimum"] == 1 and documented["k"]["schema"]["maximum"] == 100
+        assert set(documented["target"]["schema"]["enum"]) == {"auto", "image", "audio", "any"}
+        assert documented["k"]["description"]
+    # a repeated name: the last value counts (as FastAPI's own parameters did); unknown names are ignored
+    r = client.post(
+        "/search?k=2&k=3&colour=blue", files={"file": ("a.png", media.pngs[0], "application/octet-stream")}
+    )
+    assert r.status_code == 200 and r.json()["k"] == 3 and len(r.json()["results"]) == 3
+    r = search(client, media.pngs[0], order="farthest", max_distance=0.5)
+    assert r.status_code == 422 and "max_distance" in r.json()["error"]["message"]
