@@ -8,10 +8,12 @@ status code counts and the transport errors.
 
 from __future__ import annotations
 
+import functools
 import re
 import resource
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from statistics import median
@@ -22,10 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BOUNDARY = "digitbridge-bench-" + uuid.UUID(int=0x5EED).hex  # fixed: bodies are byte-identical per run
 
 
-def install_hey() -> Path:
-    """Path of the pinned hey binary, building it first when absent (scripts/build_hey.sh)."""
-    out = subprocess.run([str(ROOT / "scripts" / "build_hey.sh")], check=True, capture_output=True, text=True)
+def install_go_tool(name: str) -> Path:
+    """Path of a pinned Go tool ("hey", "ghz"), built first when absent (scripts/build_go_tool.sh)."""
+    script = str(ROOT / "scripts" / "build_go_tool.sh")
+    out = subprocess.run([script, name], check=True, capture_output=True, text=True)
     return Path(out.stdout.strip().splitlines()[-1])
+
+
+def install_hey() -> Path:
+    return install_go_tool("hey")
 
 
 @dataclass(frozen=True)
@@ -143,15 +150,21 @@ def run_cell(hey: Path, request: Request, concurrency: int, duration_s: float) -
     return parse_summary(out.stdout, concurrency)
 
 
-def measured_cell(
-    hey: Path, request: Request, concurrency: int, duration_s: float, pids: dict[str, int]
-) -> Cell:
-    """run_cell, with the CPU time each process (and hey) spent on it, per answer."""
+# One load generator run: (concurrency, duration_s) -> Cell (hey here, ghz in bench/grpc_ceiling.py)
+Runner = Callable[[int, float], Cell]
+
+
+def hey_runner(hey: Path, request: Request) -> Runner:
+    return functools.partial(run_cell, hey, request)
+
+
+def measured_cell(run: Runner, concurrency: int, duration_s: float, pids: dict[str, int]) -> Cell:
+    """One run, with the CPU time each process (and the load generator, "hey") spent on it, per answer."""
     from bench.resources import cpu_seconds
 
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    hey_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cell = run_cell(hey, request, concurrency, duration_s)
+    hey_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the generator is our finished child
+    cell = run(concurrency, duration_s)
     hey_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     spent["hey"] = (hey_after.ru_utime + hey_after.ru_stime) - (hey_before.ru_utime + hey_before.ru_stime)
@@ -186,8 +199,7 @@ def summarise(cells: list[Cell]) -> dict:
 
 
 def run_matrix(
-    hey: Path,
-    requests: dict[str, Request],
+    runners: dict[str, Runner],
     concurrencies: list[int],
     duration_s: float,
     repeats: int,
@@ -201,17 +213,17 @@ def run_matrix(
     """
     from bench.resources import PeakSampler, merge_peaks
 
-    for name, request in requests.items():  # warm caches and connection pools; not recorded
-        run_cell(hey, request, max(concurrencies), warmup_s)
+    for name, run in runners.items():  # warm caches and connection pools; not recorded
+        run(max(concurrencies), warmup_s)
         log(f"  warm-up {name}: done")
     cells: dict[tuple[str, int], list[Cell]] = {}
     peaks: dict[str, dict[str, float]] = {}
     cell_peaks: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
     for rep in range(repeats):
-        for name, request in requests.items():
+        for name, run in runners.items():
             for c in concurrencies:
                 with PeakSampler(pids) as sampler:
-                    cell = measured_cell(hey, request, c, duration_s, pids)
+                    cell = measured_cell(run, c, duration_s, pids)
                 cells.setdefault((name, c), []).append(cell)
                 merge_peaks(peaks, sampler.peaks)
                 merge_peaks(cell_peaks.setdefault((name, c), {}), sampler.peaks)

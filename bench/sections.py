@@ -37,7 +37,7 @@ def http(
     routes: tuple[str, ...] | None = None,
 ) -> dict:
     """The service's routes under load (`routes`: only those of service_requests' names)."""
-    from bench.load import run_matrix
+    from bench.load import hey_runner, run_matrix
     from bench.resources import merge_peaks
     from bench.service_load import check_requests, service_requests
 
@@ -46,8 +46,9 @@ def http(
     if routes is not None:
         requests = {name: request for name, request in requests.items() if name in routes}
     check = check_requests(requests)
+    runners = {name: hey_runner(hey, request) for name, request in requests.items()}
     measured, load_peaks = run_matrix(
-        hey, requests, args.concurrency, args.duration, args.repeats, pids, args.warmup
+        runners, args.concurrency, args.duration, args.repeats, pids, args.warmup
     )
     merge_peaks(peaks, load_peaks)
     return {"duration_s": args.duration, "repeats": args.repeats, "first_answers": check, "routes": measured}
@@ -58,7 +59,8 @@ def ceiling(
 ) -> dict:
     import store
     from bench.ceiling import check_graphql, weaviate_requests
-    from bench.load import run_matrix
+    from bench.grpc_ceiling import ghz_runner, request_file, weaviate_protos
+    from bench.load import hey_runner, install_go_tool, run_matrix
     from bench.resources import merge_peaks
     from bench.stack import weaviate_api_key
 
@@ -72,9 +74,14 @@ def ceiling(
     key = weaviate_api_key(settings)
     requests = weaviate_requests(settings.weaviate_port, key, settings.collection, vectors, work)  # type: ignore[arg-type]
     found = check_graphql(requests, settings.collection)
-    routes, load_peaks = run_matrix(
-        hey, requests, args.concurrency, args.duration, args.repeats, pids, args.warmup
-    )
+    runners = {name: hey_runner(hey, request) for name, request in requests.items()}
+    ghz, protos = install_go_tool("ghz"), weaviate_protos()
+    for target, vector in vectors.items():  # the service's own gRPC request, no service
+        data = request_file(settings.collection, vector, target, work)  # type: ignore[arg-type]
+        runners[f"weaviate_grpc_to_{target}"] = ghz_runner(
+            ghz, protos, settings.weaviate_grpc_port, key, data
+        )
+    routes, load_peaks = run_matrix(runners, args.concurrency, args.duration, args.repeats, pids, args.warmup)
     merge_peaks(peaks, load_peaks)
     return {
         "duration_s": args.duration,

@@ -5,7 +5,7 @@
 Starts what `make bench` starts (bench/stack.py): an embedded Weaviate on free ports with a
 throw-away data folder, the validation sets indexed into it (all 10,300 items unless --limit),
 and the service as a real `python -m launcher` process. Then one `hey` (the native load
-generator, scripts/build_hey.sh) per kind of request, all at once, their concurrencies adding up
+generator, scripts/build_go_tool.sh hey) per kind of request, all at once, their concurrencies adding up
 to 64: PNG search, WAV search, 4-file batch, "more like this", item media. Each hey sends a fixed
 number of requests; the whole soak is bounded by --max-seconds.
 
