@@ -137,7 +137,9 @@ def query_layout(
 
 def _recalls(measured: dict[str, Any]) -> str:
     return ", ".join(
-        f"{t} recall@10 {m['recall_at_10']} p50 {m['latency_ms']['p50']} ms" for t, m in measured.items()
+        f"{t} recall@10 {measured[t]['recall_at_10']} p50 {measured[t]['latency_ms']['p50']} ms"
+        for t in ("to_audio", "to_image")
+        if t in measured
     )
 
 
@@ -194,10 +196,12 @@ def run_size(
         if not entry["aborted"]:
             entry["index_config"] = index_config(next(iter(collections.values())))
             entry |= query_layout(collections, layout == "filter", corpus, queries)
+            log(f"  scale {n:,} {layout}: {_recalls(entry)}")  # in the log too, should a later step fail
             entry["ef_sweep"] = {}
             for ef in efs:
-                for c in collections.values():
-                    c.config.update(vector_index_config=Reconfigure.VectorIndex.hnsw(ef=ef))
+                hnsw = Reconfigure.VectorIndex.hnsw(ef=ef)
+                for c in collections.values():  # the collections' one vector, "default"
+                    c.config.update(vector_config=Reconfigure.Vectors.update(vector_index_config=hnsw))
                 entry["ef_sweep"][str(ef)] = query_layout(collections, layout == "filter", corpus, queries)
                 log(f"  scale {n:,} {layout} ef={ef}: {_recalls(entry['ef_sweep'][str(ef)])}")
         else:
