@@ -277,6 +277,8 @@ class _SectionTimer:
         # Survives a later --only run of other sections: says which run each section comes from.
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         self.results.setdefault("measured_at", {})[self.name] = stamp
+        # Which run measured it: tables compare sections of one run only (bench.report.same_run).
+        self.results.setdefault("run_of", {})[self.name] = self.results["meta"]["started"]
 
 
 def _service_device(base_url: str) -> str | None:

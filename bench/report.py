@@ -69,9 +69,15 @@ VARIANT_NAMES = {  # bench.__main__.VARIANTS, as the tables call them
 }
 
 
+def same_run(results: dict, section: str, other: str) -> bool:
+    """Were both sections measured in one run of the bench (never compare across machine states)?"""
+    runs = results.get("run_of", {})
+    return section in runs and runs.get(section) == runs.get(other)
+
+
 def variants_table(results: dict) -> list[str]:
     """The service as it runs beside the same searches served other ways, from one run."""
-    served = [key for key in VARIANT_NAMES if key in results]
+    served = [key for key in VARIANT_NAMES if key in results and same_run(results, key, "http")]
     rows = []
     for route in ("png", "wav"):
         concurrencies = {
@@ -110,8 +116,10 @@ def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | 
 def ratios(results: dict) -> list[str]:
     """The issue's comparisons from one run: HTTP vs in-process, the service vs Weaviate alone."""
     lines = []
-    first_device: dict[str, Any] = next(iter(results.get("in_process", {}).values()), {})
+    in_process = results.get("in_process", {}) if same_run(results, "inproc", "http") else {}
+    first_device: dict[str, Any] = next(iter(in_process.values()), {})
     floor = first_device.get("pipeline_batch1", {})
+    same_ceiling = same_run(results, "ceiling", "http")
     for route, ceiling_route in (("png", "weaviate_to_audio"), ("wav", "weaviate_to_image")):
         http_p50 = _cell(results, "http", route, 1, "p50_ms")
         inproc = floor.get(route, {}).get("total", {}).get("p50")
@@ -124,7 +132,7 @@ def ratios(results: dict) -> list[str]:
         ceiling = _cell(results, "ceiling", ceiling_route, 32, "rps")
         grpc = _cell(results, "ceiling", ceiling_route.replace("weaviate_", "weaviate_grpc_"), 32, "rps")
         health = _cell(results, "http", "healthz", 32, "rps")
-        if svc and ceiling:
+        if svc and ceiling and same_ceiling:
             line = f"- {route.upper()} at c=32: {svc:,.0f}/s = **{svc / ceiling:.0%}** of Weaviate alone"
             line += f" through GraphQL ({ceiling:,.0f}/s)"
             if grpc:
@@ -287,7 +295,9 @@ def markdown(results: dict[str, Any]) -> str:
                 *render(results[key]),
                 "",
             ]
-    variants = [key for key in VARIANT_NAMES if key != "http" and key in results]
+    variants = [
+        key for key in VARIANT_NAMES if key != "http" and key in results and same_run(results, key, "http")
+    ]
     if variants:
         stamps = results.get("measured_at", {})
         when = ", ".join(f"{VARIANT_NAMES[k]} {stamps[k]}" for k in ["http", *variants] if k in stamps)

@@ -78,7 +78,10 @@ def cell(rps: float) -> dict:
 
 
 def test_tables_show_variants_ratios_and_cpu() -> None:
+    run = {"http": "t0", "http_workers2": "t0", "ceiling": "t0", "http_before": "an earlier run"}
     results = {
+        "run_of": run,
+        "http_before": {"routes": {"png": [cell(1.0)]}},  # another run's: never beside these
         "http": {"routes": {"png": [cell(200.0)], "wav": [cell(150.0)]}},
         "http_workers2": {
             "routes": {"png": [cell(260.0)], "wav": [cell(180.0)]},
@@ -97,3 +100,4 @@ def test_tables_show_variants_ratios_and_cpu() -> None:
     assert "**50%** of Weaviate alone through GraphQL (400/s), **25%** of it through gRPC (800/s)" in text
     assert "5.00 / 1.50 / 0.40" in text  # CPU ms per answer: service / Weaviate / load generator
     assert "WORKERS=2: service RSS at rest 500 MB" in text
+    assert "before" not in text
