@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -22,7 +23,8 @@ T = TypeVar("T")
 
 
 def on_a_loop(address: ServerAddress, use: Callable[[GrpcSearch], Awaitable[T]]) -> T:
-    """use(a GrpcSearch) on a fresh event loop (its channel belongs to the loop that opened it)."""
+    """use(a GrpcSearch) on a fresh event loop (its channel belongs to the loop that opened it),
+    in a thread of its own: a session fixture (Playwright's) may keep a loop running on this one."""
 
     async def main() -> T:
         search = GrpcSearch(address, timeout_s=10.0)
@@ -31,7 +33,8 @@ def on_a_loop(address: ServerAddress, use: Callable[[GrpcSearch], Awaitable[T]])
         finally:
             await search.close()
 
-    return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, main()).result()
 
 
 def requests(query: list[float]) -> list[store.SearchRequest]:
