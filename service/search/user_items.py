@@ -8,6 +8,7 @@ with the same label again finds the stored item. Storage: service/search/user_it
 
 import hashlib
 import uuid
+from typing import Any
 
 from service.api.schemas import ItemResponse, UserItemPage, UserItemResponse
 from service.search.errors import ItemNotFound, NotUserItem, ReadOnly
@@ -53,19 +54,22 @@ def refuse_if_read_only(read_only: bool) -> None:
         raise ReadOnly("the index is read-only (READ_ONLY): items cannot be added or deleted")
 
 
+def _described(item: UserItem) -> dict[str, Any]:
+    """What every answer about a user's item says of it (its record's fields)."""
+    return {
+        "id": uuid.UUID(item.id),
+        "modality": item.modality,
+        "label": item.label,
+        "source": USER_SOURCE,
+        "name": item.name,
+        "speaker": None,
+        "label_source": item.label_source,
+        "model_version": item.model_version,
+    }
+
+
 def response(item: UserItem) -> UserItemResponse:
-    return UserItemResponse(
-        id=uuid.UUID(item.id),
-        modality=item.modality,
-        label=item.label,
-        source=USER_SOURCE,
-        name=item.name,
-        speaker=None,
-        label_source=item.label_source,
-        content_type=item.content_type,
-        model_version=item.model_version,
-        created_ms=item.created_ms,
-    )
+    return UserItemResponse(**_described(item), content_type=item.content_type, created_ms=item.created_ms)
 
 
 async def add_item(
@@ -103,17 +107,7 @@ async def get_item(weaviate: StoreGateway, items: UserItemStore, item_id: uuid.U
     record = await items.get(item_id)
     if record is None:
         raise ItemNotFound(item_id)
-    return ItemResponse(
-        id=uuid.UUID(record.id),
-        modality=record.modality,
-        label=record.label,
-        source=USER_SOURCE,
-        name=record.name,
-        speaker=None,
-        split=USER_SPLIT,
-        model_version=record.model_version,
-        label_source=record.label_source,
-    )
+    return ItemResponse(**_described(record), split=USER_SPLIT)
 
 
 async def list_items(items: UserItemStore, limit: int, offset: int) -> UserItemPage:
