@@ -4,6 +4,8 @@ raises StoreUnavailable naming the setting to fix, never a hang."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import weaviate
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.exceptions import WeaviateBaseError
@@ -11,6 +13,32 @@ from weaviate.exceptions import WeaviateBaseError
 from store.embedded import server, supervisor
 from store.errors import StoreUnavailable
 from store.settings import StoreSettings
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where the settings' server listens: its HTTP and gRPC ports on one host."""
+
+    host: str
+    http_port: int
+    grpc_port: int
+    secure: bool
+
+
+def server_address(settings: StoreSettings) -> ServerAddress:
+    url = settings.weaviate_url
+    if url is None:  # the embedded server listens on loopback
+        return ServerAddress("127.0.0.1", settings.weaviate_port, settings.weaviate_grpc_port, False)
+    assert url.host is not None
+    secure = url.scheme == "https"
+    return ServerAddress(url.host, url.port or (443 if secure else 80), settings.weaviate_grpc_port, secure)
+
+
+def server_key(settings: StoreSettings) -> str | None:
+    """The key clients send: the embedded server's own (kept with its data), or WEAVIATE_API_KEY."""
+    if settings.weaviate_url is None:
+        return server.local_key(settings)
+    return settings.weaviate_api_key.get_secret_value() if settings.weaviate_api_key else None
 
 
 def query_timeout_s(settings: StoreSettings) -> float:
@@ -49,17 +77,14 @@ def connect(settings: StoreSettings, *, supervised: bool = False) -> weaviate.We
 
 
 def _connect_url(settings: StoreSettings) -> weaviate.WeaviateClient:
-    url = settings.weaviate_url
-    assert url is not None and url.host is not None
-    secure = url.scheme == "https"
-    key = settings.weaviate_api_key
+    a, key = server_address(settings), server_key(settings)
     return weaviate.connect_to_custom(
-        http_host=url.host,
-        http_port=url.port or (443 if secure else 80),
-        http_secure=secure,
-        grpc_host=url.host,
-        grpc_port=settings.weaviate_grpc_port,
-        grpc_secure=secure,
-        auth_credentials=Auth.api_key(key.get_secret_value()) if key else None,
+        http_host=a.host,
+        http_port=a.http_port,
+        http_secure=a.secure,
+        grpc_host=a.host,
+        grpc_port=a.grpc_port,
+        grpc_secure=a.secure,
+        auth_credentials=Auth.api_key(key) if key else None,
         additional_config=timeouts(settings),
     )

@@ -14,7 +14,8 @@ import grpc
 import numpy as np
 from weaviate.proto.v1 import base_pb2, base_search_pb2, search_get_pb2, weaviate_pb2_grpc
 
-from store.async_connection import ServerAddress
+from models.modality import MODALITIES, Modality
+from store.connection import ServerAddress
 from store.errors import StoreUnavailable
 from store.queries import METADATA_PROPERTIES, Hit, SearchRequest
 
@@ -22,15 +23,15 @@ _PROPERTIES = search_get_pb2.PropertiesRequest(non_ref_properties=METADATA_PROPE
 _METADATA = search_get_pb2.MetadataRequest(uuid=True, distance=True)
 _SINGLE = base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32
 _MODALITY = base_pb2.FilterTarget(property="modality")
-_FILTERS = {  # every query is filtered (SearchRequest: exact at this size, stable pages)
-    "image": base_pb2.Filters(operator=base_pb2.Filters.OPERATOR_EQUAL, target=_MODALITY, value_text="image"),
-    "audio": base_pb2.Filters(operator=base_pb2.Filters.OPERATOR_EQUAL, target=_MODALITY, value_text="audio"),
-    None: base_pb2.Filters(
-        operator=base_pb2.Filters.OPERATOR_CONTAINS_ANY,
-        target=_MODALITY,
-        value_text_array=base_pb2.TextArray(values=["image", "audio"]),
-    ),
+_FILTERS: dict[Modality | None, base_pb2.Filters] = {  # every query is filtered (see SearchRequest)
+    m: base_pb2.Filters(operator=base_pb2.Filters.OPERATOR_EQUAL, target=_MODALITY, value_text=m)
+    for m in MODALITIES
 }
+_FILTERS[None] = base_pb2.Filters(  # either modality
+    operator=base_pb2.Filters.OPERATOR_CONTAINS_ANY,
+    target=_MODALITY,
+    value_text_array=base_pb2.TextArray(values=list(MODALITIES)),
+)
 
 
 def message(collection: str, request: SearchRequest) -> search_get_pb2.SearchRequest:
@@ -82,14 +83,14 @@ def _hit(result: search_get_pb2.SearchResult, distance: float) -> Hit:
 class GrpcSearch:
     """One grpc.aio channel to Weaviate, opened on the event loop that searches through it."""
 
-    def __init__(self, address: ServerAddress, timeout_s: float) -> None:
+    def __init__(self, address: ServerAddress, api_key: str | None, timeout_s: float) -> None:
         target = f"{address.host}:{address.grpc_port}"
         if address.secure:
             self._channel = grpc.aio.secure_channel(target, grpc.ssl_channel_credentials())
         else:
             self._channel = grpc.aio.insecure_channel(target)
         self._stub = weaviate_pb2_grpc.WeaviateStub(self._channel)
-        self._auth = (("authorization", f"Bearer {address.api_key}"),) if address.api_key else None
+        self._auth = (("authorization", f"Bearer {api_key}"),) if api_key else None
         self._timeout_s = timeout_s
 
     async def search(self, collection: str, request: SearchRequest) -> list[Hit]:

@@ -21,8 +21,8 @@ from service.search.readiness import Readiness, check_store
 from service.search.vector_index_watch import VectorIndexWatch
 from service.settings import ServiceSettings
 from store import StoreUnavailable, connect
-from store.async_connection import connect_async, server_address
-from store.connection import query_timeout_s
+from store.async_connection import connect_async
+from store.connection import query_timeout_s, server_address, server_key
 from store.grpc_search import GrpcSearch
 
 log = logging.getLogger("service")
@@ -50,11 +50,8 @@ class IndexStats:
 
 def tcp_endpoints(settings: ServiceSettings) -> list[tuple[str, int]]:
     """(host, port) of Weaviate's HTTP and gRPC listeners, as the client reaches them."""
-    url = settings.weaviate_url
-    if url is None:  # the embedded server listens on loopback
-        return [("127.0.0.1", settings.weaviate_port), ("127.0.0.1", settings.weaviate_grpc_port)]
-    host = url.host or "localhost"
-    return [(host, url.port or (443 if url.scheme == "https" else 80)), (host, settings.weaviate_grpc_port)]
+    a = server_address(settings)
+    return [(a.host, a.http_port), (a.host, a.grpc_port)]
 
 
 async def refusal(endpoints: list[tuple[str, int]]) -> str | None:
@@ -169,7 +166,8 @@ class StoreGateway:
             # The channel lives on the loop; opened on the first search, once the blocking
             # client has reached (or started) the server, whose key it then uses.
             _ = await anyio.to_thread.run_sync(lambda: self.client)
-            self._grpc = GrpcSearch(server_address(self._settings), query_timeout_s(self._settings))
+            address, key = server_address(self._settings), server_key(self._settings)
+            self._grpc = GrpcSearch(address, key, query_timeout_s(self._settings))
         return await self._grpc.search(self._settings.collection, request)
 
     async def get_item(self, item_id: UUID) -> store.Item | None:

@@ -14,7 +14,7 @@ import pytest
 from weaviate.collections import Collection
 
 import store
-from store.async_connection import ServerAddress, server_address
+from store.connection import ServerAddress, server_address, server_key
 from store.grpc_search import GrpcSearch
 from tests.store.toy_vectors import unit
 from tests.weaviate_server import free_port
@@ -22,12 +22,12 @@ from tests.weaviate_server import free_port
 T = TypeVar("T")
 
 
-def on_a_loop(address: ServerAddress, use: Callable[[GrpcSearch], Awaitable[T]]) -> T:
+def on_a_loop(address: ServerAddress, key: str | None, use: Callable[[GrpcSearch], Awaitable[T]]) -> T:
     """use(a GrpcSearch) on a fresh event loop (its channel belongs to the loop that opened it),
     in a thread of its own: a session fixture (Playwright's) may keep a loop running on this one."""
 
     async def main() -> T:
-        search = GrpcSearch(address, timeout_s=10.0)
+        search = GrpcSearch(address, key, timeout_s=10.0)
         try:
             return await use(search)
         finally:
@@ -56,7 +56,7 @@ def test_answers_equal_the_clients(toy: Collection, weaviate_settings: store.Sto
     async def run_all(search: GrpcSearch) -> list[list[store.Hit]]:
         return [await search.search(toy.name, r) for r in everything]
 
-    ours = on_a_loop(server_address(weaviate_settings), run_all)
+    ours = on_a_loop(server_address(weaviate_settings), server_key(weaviate_settings), run_all)
     compared = 0
     for request, hits in zip(everything, ours, strict=True):
         theirs = store.search_with(toy, request)
@@ -80,28 +80,29 @@ def test_answers_equal_the_clients(toy: Collection, weaviate_settings: store.Sto
     assert bounded and all(h.distance <= 0.9 + 1e-6 for h in bounded)
 
 
-def search_error(address: ServerAddress, collection: str) -> str:
+def search_error(address: ServerAddress, key: str | None, collection: str) -> str:
     async def one(search: GrpcSearch) -> str:
         with pytest.raises(store.StoreUnavailable) as raised:
             await search.search(collection, store.SearchRequest(unit(np.random.default_rng(0)), "image", 5))
         return str(raised.value)
 
-    return on_a_loop(address, one)
+    return on_a_loop(address, key, one)
 
 
 def test_a_wrong_key_is_refused_clearly(toy: Collection, weaviate_settings: store.StoreSettings) -> None:
-    address = server_address(weaviate_settings)
-    message = search_error(ServerAddress(**{**vars(address), "api_key": "not-the-key"}), toy.name)
+    message = search_error(server_address(weaviate_settings), "not-the-key", toy.name)
     assert "invalid api key" in message
 
 
 def test_a_missing_collection_is_an_error_not_an_empty_answer(
     toy: Collection, weaviate_settings: store.StoreSettings
 ) -> None:
-    message = search_error(server_address(weaviate_settings), "NoSuchCollection")
+    message = search_error(
+        server_address(weaviate_settings), server_key(weaviate_settings), "NoSuchCollection"
+    )
     assert message.startswith("search failed:") and "NoSuchCollection" in message
 
 
 def test_no_server_is_unavailable() -> None:
-    address = ServerAddress("127.0.0.1", free_port(), free_port(), False, None)
-    assert "UNAVAILABLE" in search_error(address, "Digit")
+    address = ServerAddress("127.0.0.1", free_port(), free_port(), False)
+    assert "UNAVAILABLE" in search_error(address, None, "Digit")
