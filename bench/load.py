@@ -86,7 +86,7 @@ class Cell:
     p99_ms: float | None = None
     status: dict[str, int] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)
-    # CPU milliseconds per answer of each process under test (and of hey itself): where the
+    # CPU milliseconds per answer of each process under test and of the load generator: where the
     # machine's cores went, which req/s alone cannot say on a machine they all share
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
 
@@ -159,15 +159,17 @@ def hey_runner(hey: Path, request: Request) -> Runner:
 
 
 def measured_cell(run: Runner, concurrency: int, duration_s: float, pids: dict[str, int]) -> Cell:
-    """One run, with the CPU time each process (and the load generator, "hey") spent on it, per answer."""
+    """One run, with the CPU time each process and the load generator spent on it, per answer."""
     from bench.resources import cpu_seconds
 
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    hey_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the generator is our finished child
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the generator: our finished child
     cell = run(concurrency, duration_s)
-    hey_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-    spent["hey"] = (hey_after.ru_utime + hey_after.ru_stime) - (hey_before.ru_utime + hey_before.ru_stime)
+    spent["load_generator"] = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
     answers = max(cell.ok + cell.non_2xx, 1)
     cell.cpu_ms_per_request = {name: round(1000.0 * s / answers, 3) for name, s in spent.items()}
     return cell

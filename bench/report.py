@@ -37,9 +37,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _cpu(cell: dict) -> str:
-    """CPU ms per answer: the service / Weaviate / hey (whichever were measured)."""
+    """CPU ms per answer: the service / Weaviate / the load generator (whichever were measured)."""
     cpu = cell.get("cpu_ms_per_request", {})
-    return " / ".join(_n(cpu[name], 2) for name in ("service", "weaviate", "hey") if name in cpu) or "—"
+    names = ("service", "weaviate", "load_generator")
+    return " / ".join(_n(cpu[name], 2) for name in names if name in cpu) or "—"
 
 
 def load_table(section: dict) -> list[str]:
@@ -56,8 +57,8 @@ def load_table(section: dict) -> list[str]:
         *_table(header, rows),
         "",
         "req/s counts 2xx answers only; — = hey printed no such percentile (under ~100 answers).",
-        "CPU ms/answer: CPU time per answer of the service / Weaviate / hey, medians over repeats",
-        "(all three share the machine's cores; Weaviate alone: Weaviate / hey).",
+        "CPU ms/answer: CPU time per answer of the service / Weaviate / the load generator (hey; ghz",
+        "on the gRPC rows), medians over repeats; all of them share the machine's cores.",
     ]
 
 
@@ -75,9 +76,14 @@ def same_run(results: dict, section: str, other: str) -> bool:
     return section in runs and runs.get(section) == runs.get(other)
 
 
+def served_in_http_run(results: dict) -> list[str]:
+    """The VARIANT_NAMES keys measured in the same run as "http" ("http" first, when there)."""
+    return [key for key in VARIANT_NAMES if key in results and same_run(results, key, "http")]
+
+
 def variants_table(results: dict) -> list[str]:
     """The service as it runs beside the same searches served other ways, from one run."""
-    served = [key for key in VARIANT_NAMES if key in results and same_run(results, key, "http")]
+    served = served_in_http_run(results)
     rows = []
     for route in ("png", "wav"):
         concurrencies = {
@@ -295,9 +301,7 @@ def markdown(results: dict[str, Any]) -> str:
                 *render(results[key]),
                 "",
             ]
-    variants = [
-        key for key in VARIANT_NAMES if key != "http" and key in results and same_run(results, key, "http")
-    ]
+    variants = [key for key in served_in_http_run(results) if key != "http"]
     if variants:
         stamps = results.get("measured_at", {})
         when = ", ".join(f"{VARIANT_NAMES[k]} {stamps[k]}" for k in ["http", *variants] if k in stamps)

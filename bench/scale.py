@@ -193,8 +193,8 @@ def run_size(
             "weaviate_memory_mb_before": before,
             "weaviate_memory_mb_after": after,
         }
+        entry["index_config"] = index_config(next(iter(collections.values())))
         if not entry["aborted"]:
-            entry["index_config"] = index_config(next(iter(collections.values())))
             entry |= query_layout(collections, layout == "filter", corpus, queries)
             log(f"  scale {n:,} {layout}: {_recalls(entry)}")  # in the log too, should a later step fail
             entry["ef_sweep"] = {}
@@ -204,8 +204,6 @@ def run_size(
                     c.config.update(vector_config=Reconfigure.Vectors.update(vector_index_config=hnsw))
                 entry["ef_sweep"][str(ef)] = query_layout(collections, layout == "filter", corpus, queries)
                 log(f"  scale {n:,} {layout} ef={ef}: {_recalls(entry['ef_sweep'][str(ef)])}")
-        else:
-            entry["index_config"] = index_config(next(iter(collections.values())))
         result["layouts"][layout] = entry
         for c in collections.values():  # free the server's memory for the next layout
             client.collections.delete(c.name)

@@ -73,7 +73,7 @@ def cell(rps: float) -> dict:
         "p99_ms": spread,
         "requests": 100,
         "failed": 0,
-        "cpu_ms_per_request": {"service": 5.0, "weaviate": 1.5, "hey": 0.4},
+        "cpu_ms_per_request": {"service": 5.0, "weaviate": 1.5, "load_generator": 0.4},
     }
 
 
