@@ -6,9 +6,10 @@
 #   scripts/system_deps.sh test   everything the test suite needs (Go included):
 #                                 espeak-ng + DejaVu/Liberation/FreeFont fonts (out-of-
 #                                 distribution uploads),
-#                                 Chromium (browser tests), flite (training's synthetic
-#                                 speakers, training/tts_speakers.py)
-#   scripts/system_deps.sh train  what `make train` needs beyond the venv: flite
+#                                 Chromium (browser tests), flite and festival with its
+#                                 voices (training's synthetic speakers,
+#                                 training/tts_speakers.py, training/festival_speakers.py)
+#   scripts/system_deps.sh train  what `make train` needs beyond the venv: flite, festival
 #
 # A no-op (a few file checks) when everything is there. Otherwise apt-get installs what is
 # missing, as root or through passwordless sudo; without either it names the packages and
@@ -35,6 +36,21 @@ need() {  # <debian package> <check command...>
     "$@" >/dev/null 2>&1 || missing+=("$package")
 }
 
+# Training's synthetic speakers. The festvox list is training/festival_speakers.py's voices.
+FESTIVAL_VOICES=(festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festvox-czech-krb
+    festvox-czech-dita festvox-italp16k festvox-suopuhe-lj festvox-ca-ona-hts)
+installed() {  # <debian package>: installed (not merely known, or removed with its config kept)
+    dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q "ok installed"
+}
+need_voices() {
+    need flite command -v flite
+    need festival command -v text2wave
+    local package
+    for package in "${FESTIVAL_VOICES[@]}"; do
+        need "$package" installed "$package"
+    done
+}
+
 for group in "${@:-test}"; do
     case "$group" in
         venv)
@@ -52,10 +68,10 @@ for group in "${@:-test}"; do
             need fonts-liberation test -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
             need fonts-freefont-ttf test -e /usr/share/fonts/truetype/freefont/FreeSans.ttf
             need chromium command -v chromium
-            need flite command -v flite
+            need_voices
             ;;
         train)
-            need flite command -v flite
+            need_voices
             ;;
         *)
             echo "system_deps: unknown group '$group' (venv, go, test, train)" >&2

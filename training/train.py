@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from models.audio_preprocess import speech_tensor, wave_at_model_rate
-from models.data import MNIST_SELECTION_SIZE, Split, cache_dir, fsdd_items, load_mnist
+from models.data import MNIST_SELECTION_SIZE, Split, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
 from models.encoders import DigitEncoders, save_checkpoint
 from models.image_preprocess import normalise_digit, standardise_digits
@@ -31,6 +31,7 @@ from models.settings import DEFAULT_CHECKPOINT, DataSettings
 from training.augment import augment_digits, augment_wave, warp_vocal_tract
 from training.export import export_onnx
 from training.retrieval_metrics import retrieval_metrics
+from training.training_voices import held_out_voice_waves, synthetic_waves
 
 
 class TrainSettings(DataSettings):
@@ -43,7 +44,10 @@ class TrainSettings(DataSettings):
     batch_size: int = Field(default=64, description="per modality")
     audio_copies: int = Field(default=24, description="augmented versions of each training clip")
     synthetic_speakers: str = Field(
-        default="flite", description="flite (its voices join FSDD's train split) or none"
+        default="flite+festival", description="flite+festival, flite or none: voices joining FSDD's"
+    )
+    selection_voices: str = Field(
+        default="festival", description="festival (held-out voices join the selection split) or none"
     )
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -84,19 +88,6 @@ def load_waves(data_dir: Path, split: Split, config: EncoderConfig) -> tuple[lis
     items = fsdd_items(data_dir, split)
     waves = [wave_at_model_rate(item.path.read_bytes(), config.audio) for item in items]
     return waves, torch.tensor([item.label for item in items])
-
-
-def synthetic_waves(kind: str, config: EncoderConfig) -> tuple[list[np.ndarray], torch.Tensor]:
-    """Training clips from text-to-speech voices (training.tts_speakers), or none."""
-    if kind == "none":
-        return [], torch.zeros(0, dtype=torch.long)
-    if kind != "flite":
-        raise ValueError(f"unknown synthetic_speakers {kind!r}: flite or none")
-    from training.tts_speakers import flite_clips
-
-    clips = flite_clips(cache_dir() / "tts")
-    waves = [wave_at_model_rate(path.read_bytes(), config.audio) for path, _ in clips]
-    return waves, torch.tensor([label for _, label in clips])
 
 
 def audio_inputs(waves: list[np.ndarray], config: EncoderConfig) -> torch.Tensor:
@@ -189,19 +180,25 @@ def embed_all(model: DigitEncoders, modality: Modality, x: torch.Tensor, batch: 
     return np.concatenate(out)
 
 
-def selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels) -> dict:
+def selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels, held_out: int = 0) -> dict:
+    """Retrieval both ways on the selection split; the last `held_out` clips are held-out voices,
+    also scored on their own (audio -> image) so the log shows what unseen voices get."""
     ei = embed_all(model, "image", sel_images)
     ea = embed_all(model, "audio", sel_specs)
     yi, ya = sel_img_labels.numpy(), sel_aud_labels.numpy()
     i2a = retrieval_metrics(ei, yi, ea, ya)
     a2i = retrieval_metrics(ea, ya, ei, yi)
-    return {
+    score = {
         "image_to_audio_map@r": i2a["map@r"],
         "audio_to_image_map@r": a2i["map@r"],
         "image_to_audio_p@10": i2a["p@10"],
         "audio_to_image_p@10": a2i["p@10"],
         "score": 0.5 * (i2a["map@r"] + a2i["map@r"]),
     }
+    if held_out:
+        voices = retrieval_metrics(ea[-held_out:], ya[-held_out:], ei, yi)
+        score |= {"held_out_voices_p@10": voices["p@10"], "held_out_voices_map@r": voices["map@r"]}
+    return score
 
 
 def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
@@ -220,10 +217,13 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
     tts_waves, tts_labels = synthetic_waves(args.synthetic_speakers, config)
     waves, wave_labels = waves + tts_waves, torch.cat([wave_labels, tts_labels])
     sel_waves, sel_aud_labels = load_waves(args.data_dir, "selection", config)
+    held_waves, held_labels = held_out_voice_waves(args.selection_voices, config, args.seed)
+    sel_waves, sel_aud_labels = sel_waves + held_waves, torch.cat([sel_aud_labels, held_labels])
     sel_specs = audio_inputs(sel_waves, config)
     tqdm.write(
         f"data ready in {time.time() - started:.0f}s: {len(train_images)} images, "
-        f"{len(waves)} clips ({len(tts_waves)} synthetic)"
+        f"{len(waves)} clips ({len(tts_waves)} synthetic), selection {len(sel_waves)} clips "
+        f"({len(held_waves)} of held-out voices)"
     )
 
     model = DigitEncoders(config)
@@ -253,7 +253,9 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
         schedule.step()
         history.append({"step": step, "loss": float(loss.detach())})
         if step % args.eval_every == 0 or step == args.steps:
-            score = selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels)
+            score = selection_score(
+                model, sel_images, sel_img_labels, sel_specs, sel_aud_labels, held_out=len(held_waves)
+            )
             history[-1]["selection"] = score
             tqdm.write(f"step {step}: loss {float(loss):.3f} selection {json.dumps(score)}")
             if score["score"] > best["score"]:
