@@ -24,13 +24,13 @@ from tqdm import tqdm
 from models.audio_preprocess import speech_tensor, wave_at_model_rate
 from models.data import MNIST_SELECTION_SIZE, Split, fsdd_items, load_mnist
 from models.encoder_config import EncoderConfig
-from models.encoders import DigitEncoders, save_checkpoint
+from models.encoders import DigitEncoders, load_model, save_checkpoint
 from models.image_preprocess import normalise_digit, standardise_digits
-from models.modality import Modality
+from models.runtime import file_version
 from models.settings import DEFAULT_CHECKPOINT, DataSettings
 from training.augment import augment_digits, augment_wave, warp_vocal_tract
 from training.export import export_onnx
-from training.retrieval_metrics import retrieval_metrics
+from training.selection import embed_all, selection_score, training_mode
 from training.training_voices import held_out_voice_waves, synthetic_waves
 
 
@@ -57,6 +57,10 @@ class TrainSettings(DataSettings):
     eval_every: int = 1000
     seed: int = 0
     threads: int = 2
+    start_from: Path | None = Field(default=None, description="fine-tune this checkpoint (its config)")
+    train_only: str = Field(
+        default="both", description="both, or audio: the image encoder and the prototypes stay as they start"
+    )
     out: Path = Field(default=DEFAULT_CHECKPOINT, description="the checkpoint to write")
     plots: Path = Path("models/plots")
 
@@ -172,37 +176,9 @@ def loss_fn(model: DigitEncoders, args: TrainSettings, emb_i, emb_a, yi, ya) -> 
     raise ValueError(f"unknown loss {args.loss!r}")
 
 
-@torch.no_grad()
-def embed_all(model: DigitEncoders, modality: Modality, x: torch.Tensor, batch: int = 512) -> np.ndarray:
-    model.eval()
-    out = [model.embed(modality, x[i : i + batch]).numpy() for i in range(0, len(x), batch)]
-    model.train()
-    return np.concatenate(out)
-
-
-def selection_score(model, sel_images, sel_img_labels, sel_specs, sel_aud_labels, held_out: int = 0) -> dict:
-    """Retrieval both ways on the selection split; the last `held_out` clips are held-out voices,
-    also scored on their own (audio -> image) so the log shows what unseen voices get."""
-    ei = embed_all(model, "image", sel_images)
-    ea = embed_all(model, "audio", sel_specs)
-    yi, ya = sel_img_labels.numpy(), sel_aud_labels.numpy()
-    i2a = retrieval_metrics(ei, yi, ea, ya)
-    a2i = retrieval_metrics(ea, ya, ei, yi)
-    score = {
-        "image_to_audio_map@r": i2a["map@r"],
-        "audio_to_image_map@r": a2i["map@r"],
-        "image_to_audio_p@10": i2a["p@10"],
-        "audio_to_image_p@10": a2i["p@10"],
-        "score": 0.5 * (i2a["map@r"] + a2i["map@r"]),
-    }
-    if held_out:
-        voices = retrieval_metrics(ea[-held_out:], ya[-held_out:], ei, yi)
-        score |= {"held_out_voices_p@10": voices["p@10"], "held_out_voices_map@r": voices["map@r"]}
-    return score
-
-
 def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
-    config = config or EncoderConfig()
+    start = load_model(args.start_from) if args.start_from else None
+    config = start.config if start else (config or EncoderConfig())
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -226,8 +202,14 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
         f"({len(held_waves)} of held-out voices)"
     )
 
-    model = DigitEncoders(config)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    model = start or DigitEncoders(config)
+    if args.train_only not in ("both", "audio"):
+        raise ValueError(f"unknown train_only {args.train_only!r}: both or audio")
+    if args.train_only == "audio":  # the image space stays as it is; audio learns to meet it
+        for parameter in [*model.image.parameters(), model.prototypes]:
+            parameter.requires_grad_(False)
+    trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimiser = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=args.lr, total_steps=max(1, args.steps), pct_start=0.15
     )
@@ -238,7 +220,7 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
     best = {"score": -1.0, "step": 0}
     best_state = copy.deepcopy(model.state_dict())
 
-    model.train()
+    training_mode(model, args.train_only)
     for step in tqdm(range(1, args.steps + 1), desc="train", disable=args.steps == 0):
         idx = torch.randint(len(train_images), (args.batch_size,), generator=gen)
         x_img = augmented_image_inputs(train_images[idx], gen)
@@ -254,7 +236,7 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
         history.append({"step": step, "loss": float(loss.detach())})
         if step % args.eval_every == 0 or step == args.steps:
             score = selection_score(
-                model, sel_images, sel_img_labels, sel_specs, sel_aud_labels, held_out=len(held_waves)
+                model, sel_images, sel_img_labels, sel_specs, sel_aud_labels, len(held_waves), args.train_only
             )
             history[-1]["selection"] = score
             tqdm.write(f"step {step}: loss {float(loss):.3f} selection {json.dumps(score)}")
@@ -268,6 +250,7 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
         "train_args": {k: str(v) for k, v in args.model_dump(exclude={"cache_dir"}).items()},
         "command": "python -m training.train " + " ".join(sys.argv[1:]),
         "best_selection": best,
+        "started_from": file_version(args.start_from) if args.start_from else None,
         "wall_seconds": round(wall, 1),
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"{'cuda' if torch.cuda.is_available() else 'cpu'}",

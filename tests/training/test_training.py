@@ -111,3 +111,19 @@ def test_training_inputs_come_from_the_serving_preprocessing(tmp_path, monkeypat
     assert len(trimmed) == 6
     augmented_clip = train.AugmentedClips(waves, CONFIG, seed=0)[(0, 0)]
     assert augmented_clip.shape == served_clips[0].shape and len(trimmed) == 7
+
+
+def test_a_frozen_image_encoder_stays_in_eval_mode_through_evaluations():
+    """train_only=audio: the image encoder's batch-norm statistics must not follow training batches."""
+    from training.selection import embed_all, training_mode
+
+    model = DigitEncoders(CONFIG)
+    training_mode(model, "audio")
+    assert model.audio.training and not model.image.training
+    embed_all(model, "audio", torch.randn(4, 1, CONFIG.audio.n_mels, CONFIG.audio.frames), train_only="audio")
+    assert model.audio.training and not model.image.training
+    before = model.image.features[1].running_mean.clone()
+    model.embed("image", torch.randn(8, 1, 28, 28) * 3 + 1)
+    torch.testing.assert_close(model.image.features[1].running_mean, before)
+    training_mode(model)
+    assert model.image.training
