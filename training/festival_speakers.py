@@ -5,8 +5,9 @@ language would say them (an accent, but women's and a child's vocal tracts, whic
 and speed perturbation cannot give).
 
 Three more voices are never trained on: a second US man at the same five pitches and two women
-(Finnish, Catalan). They are the held-out voices of model selection (training.train), so a
-recipe that trades unseen voices away shows before the report does.
+(Finnish, Catalan). They are the held-out voices of model selection (`python -m training.train
+--selection-voices festival`), so a recipe that trades unseen voices away shows before the
+report does. Both are options of training (training.training_voices), not the committed recipe.
 espeak-ng stays the out-of-distribution report's own voice family (training.ood.speech).
 """
 

@@ -43,11 +43,13 @@ class TrainSettings(DataSettings):
     steps: int = 8000
     batch_size: int = Field(default=64, description="per modality")
     audio_copies: int = Field(default=24, description="augmented versions of each training clip")
+    # The defaults are the committed checkpoint's recipe; the Festival voices are an option
+    # (model card: two runs with them that did not ship).
     synthetic_speakers: str = Field(
-        default="flite+festival", description="flite+festival, flite or none: voices joining FSDD's"
+        default="flite", description="flite, flite+festival or none: voices joining FSDD's"
     )
     selection_voices: str = Field(
-        default="festival", description="festival (held-out voices join the selection split) or none"
+        default="none", description="festival (held-out voices join the selection split) or none"
     )
     lr: float = 3e-3
     weight_decay: float = 1e-4
