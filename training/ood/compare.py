@@ -21,10 +21,13 @@ def _resolution(stats: dict, key: str) -> str:
     return f"±{2 * math.sqrt(max(p * (1 - p), 1 / n) / n):.3f}"
 
 
-def rows(report: dict) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+Row = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+def rows(report: dict) -> list[Row]:
     """(row label, path into the report, keys shown) for every row the comparison prints."""
     voices = report["audio_to_image"]
-    out = [("voices: all", ("audio_to_image", "overall"), ("cross_p@1", "cross_p@10"))]
+    out: list[Row] = [("voices: all", ("audio_to_image", "overall"), ("cross_p@1", "cross_p@10"))]
     out += [
         (f"voices: {group}", ("audio_to_image", "by_voice_group", group), ("cross_p@1", "cross_p@10"))
         for group in voices["by_voice_group"]
