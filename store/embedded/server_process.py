@@ -15,6 +15,7 @@ work with the other.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -60,20 +61,36 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port on loopback that nothing listens on now (the kernel's pick)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _ephemeral_ports() -> range:
+    """The local ports the kernel hands to outgoing connections (Linux; IANA's range elsewhere)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 49152, 65535
+    return range(low, high + 1)
+
+
+def free_port(span: int = 1, taken: frozenset[int] = frozenset()) -> int:
+    """A port p on loopback such that p .. p+span-1 are free now and not in `taken`.
+
+    Picked at random below the kernel's range for outgoing connections: a server restarted
+    later on the same ports must not find one of them held by some client's socket (a
+    cluster test lost a restarted node that way). Random, so parallel callers rarely collide.
+    """
+    ephemeral = _ephemeral_ports()
+    low, high = (10000, ephemeral.start - span) if ephemeral.start > 12000 else (ephemeral.stop, 65536 - span)
+    for _ in range(200):
+        base = random.randrange(low, high)
+        ports = range(base, base + span)
+        if not taken.intersection(ports) and all(_bindable(p) for p in ports):
+            return base
+    raise StoreUnavailable(f"found no {span} consecutive free ports on loopback")
 
 
 def _cluster_ports() -> tuple[int, int, int, int]:
     """Four consecutive free ports: gossip, data (Weaviate requires gossip + 1), Raft, Raft RPC."""
-    for _ in range(50):
-        base = free_port()
-        if base + 3 < 65536 and all(_bindable(base + i) for i in range(1, 4)):
-            return base, base + 1, base + 2, base + 3
-    raise StoreUnavailable("found no four consecutive free ports for the embedded Weaviate's cluster")
+    base = free_port(span=4)
+    return base, base + 1, base + 2, base + 3
 
 
 def server_env(data_dir: Path, http_port: int, grpc_port: int, api_key: str) -> dict[str, str]:

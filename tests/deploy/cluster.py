@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from store import embedded_binary
+from store.embedded.server_process import free_port
 
 from .specs import container_env, load_compose
 
@@ -36,24 +36,17 @@ COMPOSE_FILE = "docker-compose.cluster.yml"
 
 
 def free_ports(pairs: int, singles: int) -> tuple[list[int], list[int]]:
-    """Free loopback ports, all distinct: `pairs` ports p whose p+1 is free too, and `singles`.
+    """Free loopback ports, all distinct: `pairs` ports p whose p+1 is free too, and `singles`
+    (outside the kernel's range for outgoing connections: a restarted node gets them back)."""
+    taken: set[int] = set()
 
-    Every socket stays bound until all are chosen, so no two answers collide.
-    """
-    with contextlib.ExitStack() as stack:
+    def pick(span: int) -> int:
+        port = free_port(span, frozenset(taken))
+        taken.update(range(port, port + span))
+        return port
 
-        def bind(port: int = 0) -> int:
-            s = stack.enter_context(socket.socket())
-            s.bind(("127.0.0.1", port))
-            return s.getsockname()[1]
-
-        firsts: list[int] = []
-        while len(firsts) < pairs:
-            port = bind()
-            with contextlib.suppress(OSError):
-                bind(port + 1)
-                firsts.append(port)
-        return firsts, [bind() for _ in range(singles)]
+    firsts = [pick(2) for _ in range(pairs)]
+    return firsts, [pick(1) for _ in range(singles)]
 
 
 def compose_nodes(api_key: str, compose_file: str = COMPOSE_FILE) -> dict[str, dict[str, str]]:
