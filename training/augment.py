@@ -1,6 +1,6 @@
 """Training-time augmentation. Stands in for people and devices the model has never met:
 other handwriting (thickness, slant, blur, thumbnails and coarse pixel grids) and other
-voices and rooms (pitch/formant and vocal-tract changes, reverberation, telephone and laptop
+voices and rooms (pitch/formant, pitch-only and vocal-tract changes, reverberation, telephone and laptop
 bands, microphone colouring, noise floors, long takes, clipped windows), plus
 SpecAugment-style masking (in training.train, on batches)."""
 
@@ -12,6 +12,7 @@ import torchaudio
 from torch.nn import functional as F
 
 from models.encoder_config import AudioParams
+from training.pitch_shift import raise_pitch
 
 
 def _low_resolution(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -96,14 +97,22 @@ def _microphone(wave: torch.Tensor, rate: int, rng: np.random.Generator) -> torc
     return wave
 
 
-def augment_wave(samples: np.ndarray, params: AudioParams, rng: np.random.Generator) -> np.ndarray:
+def augment_wave(
+    samples: np.ndarray, params: AudioParams, rng: np.random.Generator, pitch_raise: float = 0.0
+) -> np.ndarray:
     """One float32 waveform at the model rate -> a perturbed one (same rate), before silence
-    trimming. The perturbations run in torch (training has it; preprocessing does not need it)."""
+    trimming. The perturbations run in torch (training has it; preprocessing does not need it).
+    `pitch_raise`: the share of clips whose pitch alone is raised 1.15-2.2x (formants kept)."""
     rate = params.sample_rate
+    # No draw when pitch_raise is 0, so a recipe without it gets the very same clips as before.
+    raised = pitch_raise > 0 and rng.random() < pitch_raise
+    if raised:  # a high voice on a man's vocal tract: FSDD's men at a woman's or a child's pitch
+        samples = raise_pitch(samples, float(rng.uniform(1.15, 2.2)), rng)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     # Speed perturbation moves pitch and formants together: 1.1-1.35 approximates
-    # women's and children's voices from these six men, 0.9 deeper ones.
-    factor = float(rng.choice([1.0, rng.uniform(0.88, 1.38)], p=[0.25, 0.75]))
+    # women's and children's voices from these six men, 0.9 deeper ones. A raised clip is
+    # already shorter by its pitch factor, so it is sped up less (no word spoken 3x as fast).
+    factor = float(rng.choice([1.0, rng.uniform(0.88, 1.2 if raised else 1.38)], p=[0.25, 0.75]))
     if abs(factor - 1.0) > 1e-3:
         new_len = max(16, int(wave.numel() / factor))
         wave = F.interpolate(wave[None, None], size=new_len, mode="linear", align_corners=False)[0, 0]

@@ -51,6 +51,9 @@ class TrainSettings(DataSettings):
     selection_voices: str = Field(
         default="none", description="festival (held-out voices join the selection split) or none"
     )
+    pitch_raise: float = Field(
+        default=0.0, description="share of augmented clips whose pitch alone is raised (formants kept)"
+    )
     lr: float = 3e-3
     weight_decay: float = 1e-4
     loss: str = Field(default="proto+supcon", description="proto+supcon, proto or triplet+ce")
@@ -105,8 +108,8 @@ class AugmentedClips(Dataset):
     """Key (index, draw) -> augmented spectrogram of clip `index`; the draw number seeds
     the RNG, so the bank is identical whatever the number of loader workers."""
 
-    def __init__(self, waves: list[np.ndarray], config: EncoderConfig, seed: int):
-        self.waves, self.params, self.seed = waves, config.audio, seed
+    def __init__(self, waves: list[np.ndarray], config: EncoderConfig, seed: int, pitch_raise: float):
+        self.waves, self.params, self.seed, self.pitch_raise = waves, config.audio, seed, pitch_raise
 
     def __len__(self) -> int:
         return len(self.waves)
@@ -114,16 +117,19 @@ class AugmentedClips(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
         index, draw = key
         rng = np.random.default_rng([self.seed, draw])
-        return torch.from_numpy(speech_tensor(augment_wave(self.waves[index], self.params, rng), self.params))
+        wave = augment_wave(self.waves[index], self.params, rng, self.pitch_raise)
+        return torch.from_numpy(speech_tensor(wave, self.params))
 
 
-def augmented_bank(waves: list[np.ndarray], config: EncoderConfig, copies: int, seed: int) -> torch.Tensor:
+def augmented_bank(
+    waves: list[np.ndarray], config: EncoderConfig, copies: int, seed: int, pitch_raise: float = 0.0
+) -> torch.Tensor:
     """(copies * clips, 1, n_mels, frames): every clip augmented `copies` times up front.
     Waveform augmentation is the slow part of a step on 2 cores; doing it once, in two
     worker processes, makes training CPU-bound on the model instead of on Python."""
     keys = [(i, c * len(waves) + i) for c in range(copies) for i in range(len(waves))]
     loader = DataLoader(
-        AugmentedClips(waves, config, seed),
+        AugmentedClips(waves, config, seed, pitch_raise),
         batch_size=256,
         sampler=keys,
         num_workers=2,
@@ -215,7 +221,7 @@ def train(args: TrainSettings, config: EncoderConfig | None = None) -> dict:
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=args.lr, total_steps=max(1, args.steps), pct_start=0.15
     )
-    bank = augmented_bank(waves, config, args.audio_copies, args.seed)
+    bank = augmented_bank(waves, config, args.audio_copies, args.seed, args.pitch_raise)
     bank_labels = wave_labels.repeat(args.audio_copies)
     gen = torch.Generator().manual_seed(args.seed)
     history: list[dict] = []

@@ -33,8 +33,20 @@ def test_columns_show_each_report_and_a_missing_row_as_a_dash():
     )
     laptop = next(line for line in table if line.startswith("| laptop_8k_1s: espeak"))
     assert "| — |" in laptop
-    # 2 SE of a 90-clip proportion near 0.95: about 0.046
-    assert row.endswith(f"| ±{2 * (espeak['cross_p@5'] * (1 - espeak['cross_p@5']) / 90) ** 0.5:.3f} |")
+    # two binomial standard errors over the row's clips (360 a condition: about 0.023 near 0.95)
+    p, n = espeak["cross_p@5"], espeak["n"]
+    assert row.endswith(f"| ±{2 * (p * (1 - p) / n) ** 0.5:.3f} |")
+
+
+def test_reports_of_different_generator_versions_say_which_each_is():
+    older = json.loads(json.dumps(REPORT))
+    older["generator_version"] = REPORT["generator_version"] - 1
+    header = compare([older, REPORT]).splitlines()[0]
+    version = REPORT["model_version"]
+    assert header == (
+        f"| row | metrics | {version} (generator {older['generator_version']}) "
+        f"| {version} (generator {REPORT['generator_version']}) | 2 SE |"
+    )
 
 
 def test_the_command_needs_two_reports(capsys):

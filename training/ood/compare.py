@@ -55,7 +55,13 @@ def _at(report: dict, path: tuple[str, ...]) -> dict | None:
 
 def compare(reports: list[dict]) -> str:
     """A Markdown table: one column per report (headed by its model version)."""
-    header = ["row", "metrics", *(r["model_version"] for r in reports), "2 SE"]
+    # Reports of different generator versions hold different clips (n is the first report's):
+    # each column then says which it is.
+    mixed = len({r.get("generator_version") for r in reports}) > 1
+    columns = [
+        r["model_version"] + (f" (generator {r.get('generator_version')})" if mixed else "") for r in reports
+    ]
+    header = ["row", "metrics", *columns, "2 SE"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, path, keys in rows(reports[0]):
         cells = [_at(report, path) for report in reports]

@@ -56,6 +56,36 @@ VOICES: tuple[Voice, ...] = (
     Voice("child3", "en+f2", 95, 120, "child"),
     Voice("klatt", "en+klatt", 75, 155, "klatt"),
     Voice("male", "en-us+m3", 45, 150, "male"),
+    # Generator version 2: four times the voices, so a condition's 360 clips resolve about
+    # +-2.5 points at 0.95 instead of +-5 (other accents, espeak-ng's named variants, pitches
+    # and rates), in the same proportions of women, children, Klatt and control men.
+    Voice("f5", "en+f5", 55, 160, "female"),
+    Voice("f4us", "en-us+f4", 68, 145, "female"),
+    Voice("f3rp", "en-gb-x-rp+f3", 64, 150, "female"),
+    Voice("f2car", "en-029+f2", 66, 155, "female"),
+    Voice("annie", "en+Annie", 60, 150, "female"),
+    Voice("alicia", "en-us+Alicia", 62, 140, "female"),
+    Voice("belinda", "en+belinda", 58, 165, "female"),
+    Voice("linda", "en+linda", 66, 135, "female"),
+    Voice("steph", "en+steph", 63, 150, "female"),
+    Voice("anika", "en-us+anika", 60, 160, "female"),
+    Voice("f1lan", "en-gb-x-gbclan+f1", 70, 145, "female"),
+    Voice("f5nyc", "en-us-nyc+f5", 67, 170, "female"),
+    Voice("child4", "en-us+f1", 90, 170, "child"),
+    Voice("child5", "en+f5", 96, 150, "child"),
+    Voice("child6", "en-gb-x-rp+f4", 94, 140, "child"),
+    Voice("child7", "en-us+Annie", 93, 175, "child"),
+    Voice("child8", "en+steph", 97, 160, "child"),
+    Voice("child9", "en-029+f3", 91, 130, "child"),
+    Voice("child10", "en+linda", 98, 150, "child"),
+    Voice("child11", "en-us+Alicia", 95, 185, "child"),
+    Voice("child12", "en-gb-scotland+f2", 92, 145, "child"),
+    Voice("klatt2", "en-us+klatt2", 70, 150, "klatt"),
+    Voice("klatt3", "en+klatt3", 80, 140, "klatt"),
+    Voice("klatt4", "en-gb+klatt4", 72, 160, "klatt"),
+    Voice("male2", "en+m1", 40, 150, "male"),
+    Voice("male3", "en-gb-x-rp+m7", 50, 140, "male"),
+    Voice("male4", "en-029+m2", 45, 160, "male"),
 )
 
 UPLOADS: tuple[AudioUpload, ...] = (
