@@ -23,6 +23,7 @@ from models.cpu_budget import check_budget
 from models.encoder_config import AudioParams
 from models.media_errors import CorruptMediaError
 from models.wav import read_wav
+from models.word_detect import word_frames
 
 
 def decode_audio(data: bytes, params: AudioParams, fmt: str = "wav") -> tuple[np.ndarray, int]:
@@ -136,46 +137,15 @@ def highpass(wave: np.ndarray, rate: int, cutoff_hz: float, q: float = 0.707) ->
     return np.clip(filtered, -1.0, 1.0).astype(np.float32)
 
 
-def _word_frames(rms: np.ndarray, params: AudioParams) -> tuple[int, int]:
-    """(first, last) frame of the word in frame levels `rms`.
-
-    A frame is sound when it is within silence_db of the loudest frame *and* noise_margin_db
-    above the noise floor (a low percentile of the frame levels): real takes are never
-    digitally silent, and a phone's or a laptop's floor 35-50 dB under the word would
-    otherwise pass as speech and keep the whole take. The floor rule never asks for more
-    than word_range_db under the loudest frame, so quiet consonants of a tight clip stay.
-    Of the runs of sound frames (gaps up to max_gap_s join a run), the one with the most
-    energy is the word: a click or a cough a second away is not.
-    """
-    level = 20 * np.log10(rms + np.float32(1e-10))
-    loudest = float(level.max())
-    floor = float(np.quantile(level, params.noise_percentile / 100))  # linear, as torch.quantile
-    threshold = max(
-        loudest - params.silence_db, min(floor + params.noise_margin_db, loudest - params.word_range_db)
-    )
-    loud = np.flatnonzero(level >= threshold).tolist()
-    max_gap = round(params.max_gap_s * 100)  # frames: 10 ms hop
-    runs, start = [], loud[0]
-    for previous, frame in zip(loud, loud[1:], strict=False):
-        if frame - previous > max_gap:
-            runs.append((start, previous))
-            start = frame
-    runs.append((start, loud[-1]))
-    energy = np.square(rms)
-    return max(runs, key=lambda run: float(energy[run[0] : run[1] + 1].sum()))
-
-
 def word_bounds(wave: np.ndarray, params: AudioParams) -> tuple[np.ndarray, int, int]:
-    """(high-passed wave, start, end): the word is high-passed[start:end] (see _word_frames)."""
+    """(high-passed wave, start, end): the word is high-passed[start:end] (models.word_detect)."""
     if wave.size > 0:
         # DC offsets and mains hum (cheap microphones) would read as sound: remove them first.
         wave = highpass(wave - wave.mean(), params.sample_rate, 80.0)
     if wave.size == 0 or float(np.abs(wave).max()) < params.silence_floor:
         raise CorruptMediaError("the recording is silent: no speech was found", "silent_audio")
-    frame, hop = params.sample_rate // 50, params.sample_rate // 100  # 20 ms frames, 10 ms hop
-    padded = np.pad(wave, (0, max(0, frame - wave.size)))
-    windows = sliding_window_view(padded, frame)[::hop]
-    first, last = _word_frames(np.sqrt(np.square(windows).mean(axis=1)), params)
+    first, last, hop = word_frames(wave, params)
+    frame = 2 * hop  # 20 ms frames every 10 ms
     margin = 3 * hop  # keep 30 ms around the word so onsets are not clipped
     start = max(0, first * hop - margin)
     end = min(wave.size, last * hop + frame + margin)
@@ -189,7 +159,7 @@ def word_bounds(wave: np.ndarray, params: AudioParams) -> tuple[np.ndarray, int,
 
 
 def trim_silence(wave: np.ndarray, params: AudioParams) -> np.ndarray:
-    """Cut the silence and background noise around the word (see _word_frames)."""
+    """Cut the silence and background noise around the word (models.word_detect)."""
     filtered, start, end = word_bounds(wave, params)
     return filtered[start:end]
 

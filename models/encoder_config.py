@@ -26,6 +26,12 @@ class AudioParams:
     noise_margin_db: float = 12.0  # ...and frames less than this above it are noise
     word_range_db: float = 25.0  # the noise rule never cuts frames within this of the loudest
     max_gap_s: float = 0.25  # pauses up to this long stay inside one word
+    # The word's weak edges (models.word_detect): frames next to it that some band shows this far
+    # over its noise floor, across gaps up to weak_gap_s, at most weak_range_db under the loudest.
+    # None: the level rule alone (how checkpoints before 2026-12 were trained).
+    weak_margin_db: float | None = 12.0
+    weak_gap_s: float = 0.1
+    weak_range_db: float = 55.0
     silence_floor: float = 1e-4  # peak amplitude below this = silent-only upload
     n_fft: int = 256  # 32 ms window at 8 kHz
     hop_length: int = 125  # 15.6 ms hop
