@@ -28,7 +28,7 @@ class AudioParams:
     max_gap_s: float = 0.25  # pauses up to this long stay inside one word
     # The word's weak edges (models.word_detect): frames next to it that some band shows this far
     # over its noise floor, across gaps up to weak_gap_s, at most weak_range_db under the loudest.
-    # None: the level rule alone (how checkpoints before 2026-12 were trained).
+    # None: the level rule alone (what a checkpoint without these fields was trained with).
     weak_margin_db: float | None = 12.0
     weak_gap_s: float = 0.1
     weak_range_db: float = 55.0
@@ -58,7 +58,9 @@ class EncoderConfig:
     def from_dict(cls, raw: dict[str, Any]) -> "EncoderConfig":
         raw = dict(raw)
         image = ImageParams(**raw.pop("image", {}))
-        audio = AudioParams(**raw.pop("audio", {}))
+        # A checkpoint saved before the weak-edge pass existed was trained without it: it keeps
+        # the level rule alone (training.upgrade_preprocessing gives one the pass on purpose).
+        audio = AudioParams(**{"weak_margin_db": None, **raw.pop("audio", {})})
         for key in ("image_channels", "audio_channels"):
             if key in raw:
                 raw[key] = tuple(raw[key])

@@ -40,17 +40,20 @@ def _core(level: np.ndarray, energy: np.ndarray, params: AudioParams) -> tuple[i
 
 
 def _stand_out(windows: np.ndarray, level: np.ndarray, params: AudioParams) -> np.ndarray:
-    """Per frame: whether some band is weak_margin_db over that band's own noise floor (a low
-    percentile of its levels), for frames at most weak_range_db under the loudest."""
+    """Per frame: whether some band is weak_margin_db over that band's own noise floor, for
+    frames at most weak_range_db under the loudest. The floor is a low percentile of the band's
+    levels over those frames only: an editor's digital silence around a tight clip is no floor,
+    or the clip's own background noise would stand out from it and pass as the word."""
     spectrum = np.fft.rfft(windows * np.hanning(windows.shape[1]), axis=1)
     power = np.square(spectrum.real) + np.square(spectrum.imag)
     hz = np.fft.rfftfreq(windows.shape[1], 1 / params.sample_rate)
     edges = np.searchsorted(hz, BANDS_HZ)
     bands = np.stack([power[:, lo:hi].sum(axis=1) for lo, hi in zip(edges, edges[1:], strict=False)], axis=1)
     band_level = 10 * np.log10(bands + 1e-12)
-    band_floor = np.quantile(band_level, params.noise_percentile / 100, axis=0)
+    audible = level >= float(level.max()) - params.weak_range_db
+    band_floor = np.quantile(band_level[audible], params.noise_percentile / 100, axis=0)
     above = (band_level - band_floor[None, :]).max(axis=1) >= float(params.weak_margin_db or 0.0)
-    return above & (level >= float(level.max()) - params.weak_range_db)
+    return above & audible
 
 
 def _widen(core: tuple[int, int], weak: np.ndarray, max_gap: int) -> tuple[int, int]:
