@@ -75,7 +75,11 @@ def sync_user_items(
                 report.reembedded += 1
             if copies_version != version:
                 _write_copy(searched, item, vector)
-                report.copied += 1
+                if records.data.exists(uuid.UUID(item.id)):
+                    report.copied += 1
+                else:  # the user deleted it after it was read: DELETE removed its copy before we wrote it
+                    searched.data.delete_by_id(uuid.UUID(item.id))
+                    report.removed += 1
         except (WeaviateBaseError, store.StoreUnavailable) as exc:
             report.failures.append((item.id, str(exc)))
     _remove(searched, copies, report)  # what is left has no record: deleted by a user, crash in between

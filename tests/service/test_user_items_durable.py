@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from weaviate.classes.query import Filter
 
 import store
-from indexer import pipeline
+from indexer import pipeline, user_items_sync
 from indexer.settings import IndexerSettings
 from models.data import fsdd_items, load_mnist, mnist_png
 from models.runtime import file_version
@@ -98,6 +98,37 @@ def test_recreate_keeps_user_items_and_drops_orphan_copies(
         assert (report.user_items.records, report.user_items.removed) == (1, 1)
         hits = api.post("/search", params={"target": "image"}, files={"file": ("q", uploads["png"])}).json()
         assert added["png"]["id"] not in [h["id"] for h in hits["results"]]
+
+
+def test_a_delete_while_the_sync_copies_the_item_leaves_no_copy(
+    weaviate_settings: store.StoreSettings,
+    weaviate_client: object,
+    service_checkpoint: Path,
+    uploads: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The user's DELETE lands between the sync reading the records and writing the copies (a
+    RECREATE rewrites every copy): the deleted item must not come back in searches."""
+    index(weaviate_settings, "DurableDeleteRace", service_checkpoint, recreate=True)
+    settings = service(weaviate_settings, "DurableDeleteRace", service_checkpoint)
+    with TestClient(create_app(settings)) as api:
+        added = add_both(api, uploads)
+        write_copy = user_items_sync._write_copy
+
+        def delete_then_write(searched, item, vector):  # type: ignore[no-untyped-def]
+            if item.id == added["png"]["id"]:
+                assert api.delete(f"/items/{item.id}").status_code == 204
+            write_copy(searched, item, vector)
+
+        monkeypatch.setattr(user_items_sync, "_write_copy", delete_then_write)
+        report = index(weaviate_settings, "DurableDeleteRace", service_checkpoint, recreate=True)
+        assert (report.user_items.records, report.user_items.copied, report.user_items.removed) == (2, 1, 1)
+        searched = weaviate_client.collections.get("DurableDeleteRace")  # type: ignore[attr-defined]
+        assert searched.query.fetch_object_by_id(added["png"]["id"]) is None
+        hits = api.post("/search", params={"target": "image"}, files={"file": ("q", uploads["png"])}).json()
+        assert added["png"]["id"] not in [h["id"] for h in hits["results"]]
+        assert api.get(f"/items/{added['png']['id']}").status_code == 404
+        assert api.get(f"/items/{added['m4a']['id']}").status_code == 200
 
 
 def test_a_new_model_version_re_embeds_user_items(
