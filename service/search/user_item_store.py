@@ -80,6 +80,13 @@ class UserItemStore:
                             f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
                         )
                     user_items.put_user_item(records, searched, item, media, vector)
+                    # The lock is this process's: another worker or api container may have
+                    # passed its own count at the same moment. Over the cap, the newcomer leaves.
+                    if user_items.count_user_items(records) > cap:
+                        user_items.delete_user_item(records, searched, uid)
+                        raise UserItemsFull(
+                            f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
+                        )
                 elif stored.model_version == item.model_version:
                     # its copy may be missing (a crash between the two writes, a RECREATE not
                     # yet synced): the same bytes give the same vector, so put it back now

@@ -5,6 +5,8 @@ Uploads are items not in the index (MNIST training images, FSDD training takes),
 added is the only one at distance 0 from its own upload.
 """
 
+import dataclasses
+import hashlib
 import io
 import uuid
 import wave
@@ -21,7 +23,7 @@ import store
 from models.data import fsdd_items, load_mnist, mnist_png
 from service.main import create_app
 from service.settings import ServiceSettings
-from store import object_uuid
+from store import object_uuid, user_items
 from tests.service.helpers import build_index, live_server_for, settings_for
 
 COLLECTION = "SvcUserItems"
@@ -236,6 +238,35 @@ def test_cap_on_user_items(
         assert "MAX_USER_ITEMS" in r.json()["error"]["message"]
         again = capped.post("/items", files={"file": ("a.png", uploads["png_a"])})
         assert again.status_code == 200 and again.json()["id"] == existing["id"]
+
+
+def test_the_cap_holds_when_another_process_adds_at_the_same_moment(
+    user_settings: ServiceSettings,
+    api: TestClient,
+    uploads: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers (or api containers) one item under the cap both pass their own count; the
+    second write must not leave the index over MAX_USER_ITEMS."""
+    total = api.get("/items").json()["total"]
+    put, others = user_items.put_user_item, []
+
+    def another_worker_adds_first(records, searched, item, media, vector):  # type: ignore[no-untyped-def]
+        other = dataclasses.replace(item, id=str(uuid.uuid4()), name="theirs.png")
+        put(records, searched, other, media, vector)
+        others.append(other.id)
+        put(records, searched, item, media, vector)
+
+    monkeypatch.setattr(user_items, "put_user_item", another_worker_adds_first)
+    with TestClient(create_app(user_settings.model_copy(update={"max_user_items": total + 1}))) as capped:
+        status, body = add(capped, uploads["png_e"], label="3")
+        assert status == 409 and body["error"]["code"] == "user_items_full", body
+        monkeypatch.undo()
+        assert capped.get("/items").json()["total"] == total + 1  # theirs stays, ours is gone
+        refused = str(user_items.user_item_uuid(hashlib.sha256(uploads["png_e"]).hexdigest(), 3))
+        assert capped.get(f"/items/{refused}").status_code == 404
+        assert first_hit(capped, uploads["png_e"], "image")["id"] != refused
+        assert capped.delete(f"/items/{others[0]}").status_code == 204
 
 
 def test_writes_need_the_api_key(user_settings: ServiceSettings, uploads: dict[str, bytes]) -> None:
