@@ -5,10 +5,11 @@ Audio is downmixed, resampled to 8 kHz, trimmed to the word and turned into a fi
 per-utterance standardised log-mel spectrogram.
 
 numpy and scipy only, so that a process serving requests need not import torch. Every step
-computes what the torchaudio calls the committed checkpoint was trained with computed
+but one computes what the torchaudio calls the committed weights were trained with computed
 (functional.resample with its defaults, functional.highpass_biquad, transforms.MelSpectrogram
 with f_min=20, torch.quantile, torch.nn.functional.interpolate): tests/models/test_audio_parity.py
-holds each step against torchaudio itself.
+holds each step against torchaudio itself. The exception is the word detector's weak-edge pass
+(models.word_detect), added later in numpy only and tested on its own.
 """
 
 import math

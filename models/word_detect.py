@@ -39,8 +39,8 @@ def _core(level: np.ndarray, energy: np.ndarray, params: AudioParams) -> tuple[i
     return max(runs, key=lambda run: float(energy[run[0] : run[1] + 1].sum()))
 
 
-def _stand_out(windows: np.ndarray, level: np.ndarray, params: AudioParams) -> np.ndarray:
-    """Per frame: whether some band is weak_margin_db over that band's own noise floor, for
+def _stand_out(windows: np.ndarray, level: np.ndarray, margin_db: float, params: AudioParams) -> np.ndarray:
+    """Per frame: whether some band is margin_db over that band's own noise floor, for
     frames at most weak_range_db under the loudest. The floor is a low percentile of the band's
     levels over those frames only: an editor's digital silence around a tight clip is no floor,
     or the clip's own background noise would stand out from it and pass as the word."""
@@ -52,7 +52,7 @@ def _stand_out(windows: np.ndarray, level: np.ndarray, params: AudioParams) -> n
     band_level = 10 * np.log10(bands + 1e-12)
     audible = level >= float(level.max()) - params.weak_range_db
     band_floor = np.quantile(band_level[audible], params.noise_percentile / 100, axis=0)
-    above = (band_level - band_floor[None, :]).max(axis=1) >= float(params.weak_margin_db or 0.0)
+    above = (band_level - band_floor[None, :]).max(axis=1) >= margin_db
     return above & audible
 
 
@@ -84,6 +84,6 @@ def word_frames(wave: np.ndarray, params: AudioParams) -> tuple[int, int, int]:
     first, last = _core(level, np.square(rms), params)
     if params.weak_margin_db is None:  # checkpoints trained before the second pass
         return first, last, hop
-    weak = _stand_out(windows.astype(np.float64), level, params)
+    weak = _stand_out(windows.astype(np.float64), level, params.weak_margin_db, params)
     first, last = _widen((first, last), weak, round(params.weak_gap_s * 100))
     return first, last, hop

@@ -29,9 +29,10 @@ def upgrade(path: Path) -> str:
     if all(field in audio for field in WEAK_EDGE_FIELDS):
         raise ValueError(f"{path} already states its weak-edge settings: {audio}")
     defaults = dataclasses.asdict(AudioParams())
-    audio.update({field: defaults[field] for field in WEAK_EDGE_FIELDS})
+    weak_edges = {field: defaults[field] for field in WEAK_EDGE_FIELDS}
+    audio.update(weak_edges)
     upgrades = raw["meta"].setdefault("preprocessing_upgrades", [])
-    upgrades.append({"from_version": file_version(path), "audio": {f: defaults[f] for f in WEAK_EDGE_FIELDS}})
+    upgrades.append({"from_version": file_version(path), "audio": weak_edges})
     torch.save(raw, path)
     export_onnx(path)
     return file_version(path)

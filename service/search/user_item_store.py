@@ -75,18 +75,15 @@ class UserItemStore:
                 stored = user_items.get_user_item(records, uid)
                 if stored is None:
                     cap = self.settings.max_user_items
+                    full = f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
                     if user_items.count_user_items(records) >= cap:
-                        raise UserItemsFull(
-                            f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
-                        )
+                        raise UserItemsFull(full)
                     user_items.put_user_item(records, searched, item, media, vector)
                     # The lock is this process's: another worker or api container may have
                     # passed its own count at the same moment. Over the cap, the newcomer leaves.
                     if user_items.count_user_items(records) > cap:
                         user_items.delete_user_item(records, searched, uid)
-                        raise UserItemsFull(
-                            f"{cap} user items are stored already (MAX_USER_ITEMS): delete some first"
-                        )
+                        raise UserItemsFull(full)
                 elif stored.model_version == item.model_version:
                     # its copy may be missing (a crash between the two writes, a RECREATE not
                     # yet synced): the same bytes give the same vector, so put it back now
