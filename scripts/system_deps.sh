@@ -4,8 +4,8 @@
 #   scripts/system_deps.sh venv   what `$PYTHON -m venv` needs (Debian splits it off python3)
 #   scripts/system_deps.sh go     Go: builds the Weaviate server and the deploy test tools
 #   scripts/system_deps.sh test   everything the test suite needs (Go included):
-#                                 espeak-ng + DejaVu/Liberation/FreeFont fonts (out-of-
-#                                 distribution uploads),
+#                                 espeak-ng, Asterisk's English prompts and DejaVu/
+#                                 Liberation/FreeFont fonts (out-of-distribution uploads),
 #                                 Chromium (browser tests), flite and festival with its
 #                                 voices (training's synthetic speakers,
 #                                 training/tts_speakers.py, training/festival_speakers.py)
@@ -68,6 +68,8 @@ for group in "${@:-test}"; do
             need fonts-liberation test -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
             need fonts-freefont-ttf test -e /usr/share/fonts/truetype/freefont/FreeSans.ttf
             need chromium command -v chromium
+            # training/ood/real_voice.py: a real woman's digit recordings (Asterisk's prompts)
+            need asterisk-core-sounds-en-g722 test -e /usr/share/asterisk/sounds/en_US_f_Allison/digits/9.g722
             need_voices
             ;;
         train)

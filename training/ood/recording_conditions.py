@@ -1,6 +1,7 @@
-"""Recording conditions that real uploads fail on, applied to two sources of words:
-espeak-ng voices (never used in training) and the FSDD validation takes (the training speakers,
-so a drop there is the condition's, not the voice's).
+"""Recording conditions that real uploads fail on, applied to three sources of words:
+espeak-ng voices (never used in training), a real woman's voice (training.ood.real_voice: ten
+words, never used in training) and the FSDD validation takes (the training speakers, so a drop
+there is the condition's, not the voice's).
 
 * `long_silence_44k1_stereo` / `long_silence_48k_stereo`: a phone or editor take of 1.5-2.7 s
   with the word somewhere inside and a quiet room-noise floor 36-46 dB below the word's peak
@@ -27,6 +28,7 @@ import torchaudio
 from models.data import DIGIT_WORDS, fsdd_items
 from models.wav import read_wav, write_wav
 from training.ood import seed_of
+from training.ood.real_voice import allison_words
 from training.ood.speech import VOICES, OodAudio, Voice, espeak_word
 from training.ood.take_noises import breath, click
 
@@ -40,7 +42,7 @@ AUDIO_CONDITIONS = (
     "held_take_48k_mono",
     "laptop_8k_1s",
 )
-SOURCES = ("espeak", "fsdd")
+SOURCES = ("espeak", "allison", "fsdd")
 
 
 def espeak_words(voices: Sequence[Voice] = VOICES) -> list[Word]:
@@ -206,7 +208,10 @@ def condition_speech(
     conditions: Sequence[str] = AUDIO_CONDITIONS,
     fsdd_limit: int | None = None,
 ) -> list[OodAudio]:
-    """The recording-condition set: espeak-ng voices and FSDD validation takes under every condition."""
-    return render_conditions(espeak_words(voices), "espeak", conditions) + render_conditions(
-        fsdd_words(data_dir, fsdd_limit), "fsdd", conditions
+    """The recording-condition set: espeak-ng voices, the real voice and FSDD validation takes
+    under every condition."""
+    return (
+        render_conditions(espeak_words(voices), "espeak", conditions)
+        + render_conditions(allison_words(), "allison", conditions)
+        + render_conditions(fsdd_words(data_dir, fsdd_limit), "fsdd", conditions)
     )
