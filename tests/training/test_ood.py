@@ -281,3 +281,14 @@ def test_evaluate_ood_report_shape(
     for section in (*by_condition["audio_to_image"].values(), *by_condition["image_to_audio"].values()):
         for key in ("cross_p@1", "cross_p@5", "cross_p@10", "classify_acc"):
             assert 0.0 <= section["overall"][key] <= 1.0
+
+
+def test_a_word_longer_than_the_laptop_window_is_cut_not_refused() -> None:
+    """The 1 s window takes what fits of a slow 1.6 s word (a Festival voice at rate 0.7 says one)."""
+    rate = 16_000
+    t = np.arange(int(1.6 * rate)) / rate
+    word = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    (clip,) = conditions.render_conditions([("slow_word", 3, word, rate)], "test", ["laptop_8k_1s"])
+    samples, clip_rate = read_wav(clip.bytes, 4_000, 192_000, 10.0)
+    assert clip_rate == 8_000 and samples.shape[1] == 8_000
+    assert np.abs(samples).max() > 0.1  # the window holds the word, not only the fan
