@@ -169,8 +169,8 @@ def _laptop(word: np.ndarray, word_rate: int, rng: np.random.Generator) -> tuple
     speech *= 10 ** (float(rng.uniform(-9.0, -3.0)) / 20) / max(float(np.abs(speech).max()), 1e-9)
     # the window may open late or close early: up to a tenth of the word is cut at one end (a
     # word longer than ~1.1 s cannot fit: its first tenth is cut and the window ends inside it)
-    low = -0.1 * speech.size
-    offset = int(rng.uniform(low, max(low, window - 0.9 * speech.size)))
+    earliest = -0.1 * speech.size
+    offset = int(rng.uniform(earliest, max(earliest, window - 0.9 * speech.size)))
     out = np.zeros(window)
     lo, hi = max(0, offset), min(window, offset + speech.size)
     out[lo:hi] = speech[lo - offset : hi - offset]
