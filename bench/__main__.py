@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import log
+from bench import SCALE_LAYOUTS, log
 
 ROOT = Path(__file__).resolve().parents[1]
 # The same PNG and WAV searches served another way, in the same run as "http" (section: env).
@@ -49,6 +49,13 @@ def _sections(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(
             f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}"
         )
+    return names
+
+
+def _layouts(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names or set(names) - set(SCALE_LAYOUTS):
+        raise argparse.ArgumentTypeError(f"choose layouts from {','.join(SCALE_LAYOUTS)}, not {text!r}")
     return names
 
 
@@ -81,6 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=_ints,
         default=[],
         help="HNSW ef values to query each scale collection at as well, e.g. 64,128,256 (none)",
+    )
+    p.add_argument(
+        "--scale-layouts",
+        type=_layouts,
+        default=list(SCALE_LAYOUTS),
+        help="index layouts to import at each scale size (filter,per_modality)",
     )
     p.add_argument("--scale-queries", type=int, help="queries per target and size (200; quick 50)")
     p.add_argument(

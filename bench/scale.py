@@ -8,7 +8,7 @@ Per size and layout: import rate, sequential query latency p50/p99 both ways, re
 exact cosine search, and Weaviate's memory; with --scale-ef, the same queries again at each
 HNSW ef given (set on the imported collections: no re-import), the recall/latency trade-off.
 Sizes run smallest first; a size whose predicted import time exceeds the budget is not run but
-extrapolated from the measured slope, and marked so.
+extrapolated from the measured slope, and marked so. --scale-layouts runs one layout alone.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from weaviate.classes.query import Filter, MetadataQuery
 from weaviate.collections import Collection
 
 import store
-from bench import log
+from bench import SCALE_LAYOUTS, log
 from bench.in_process import stats_ms
 from bench.recall import K, exact_topk, index_config
 from bench.resources import memory_mb
@@ -164,11 +165,15 @@ def run_size(
     weaviate_pid: int,
     deadline: float,
     efs: list[int],
+    layout_names: Sequence[str] = SCALE_LAYOUTS,
 ) -> dict[str, Any]:
     n = len(corpus.vectors)
     result: dict[str, Any] = {"size": n, "layouts": {}}
-    layouts = {"filter": {"all": np.arange(n)}}
-    layouts["per_modality"] = {m: np.flatnonzero(corpus.modalities == m) for m in ("image", "audio")}
+    every = {
+        "filter": {"all": np.arange(n)},
+        "per_modality": {m: np.flatnonzero(corpus.modalities == m) for m in ("image", "audio")},
+    }
+    layouts = {name: every[name] for name in layout_names}
     total_objects, total_seconds = 0, 0.0
     for layout, parts in layouts.items():
         before = memory_mb(weaviate_pid)
@@ -221,6 +226,7 @@ def run_scale(
     budget_s: float,
     queries_per_target: int,
     efs: list[int],
+    layout_names: Sequence[str] = SCALE_LAYOUTS,
     seed: int = 0,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
@@ -237,7 +243,7 @@ def run_scale(
             continue
         corpus = synthesise(real, real_counts(real, size), noise, rng)
         deadline = time.perf_counter() + 2 * budget_s
-        result = run_size(client, settings, corpus, queries, weaviate_pid, deadline, efs)
+        result = run_size(client, settings, corpus, queries, weaviate_pid, deadline, efs, layout_names)
         out["sizes"].append(result)
         if not result["aborted"]:
             done.append(result)

@@ -127,4 +127,5 @@ def scale(args: argparse.Namespace, client: Any, settings: Any, collection: Any,
         args.scale_budget,
         args.scale_queries,
         args.scale_ef,
+        args.scale_layouts,
     )

@@ -4,6 +4,9 @@
 import os
 import time
 
+import pytest
+
+from bench.__main__ import parse_args
 from bench.grpc_ceiling import parse_report
 from bench.load import parse_summary
 from bench.report import markdown
@@ -101,3 +104,11 @@ def test_tables_show_variants_ratios_and_cpu() -> None:
     assert "5.00 / 1.50 / 0.40" in text  # CPU ms per answer: service / Weaviate / load generator
     assert "WORKERS=2: service RSS at rest 500 MB" in text
     assert "before" not in text
+
+
+def test_scale_layouts_default_to_both_and_refuse_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args([]).scale_layouts == ["filter", "per_modality"]
+    assert parse_args(["--scale-layouts", "per_modality"]).scale_layouts == ["per_modality"]
+    with pytest.raises(SystemExit):
+        parse_args(["--scale-layouts", "filter,hnsw"])
+    assert "choose layouts from filter,per_modality" in capsys.readouterr().err
