@@ -81,10 +81,13 @@ class SearchResult(IndexedItem):
 
 
 class Timings(BaseModel):
-    decode: float = Field(description="bytes -> tensor, ms")
-    embed: float = Field(description="encoder forward pass, ms")
+    decode: float = Field(description="bytes -> tensor, ms; the wait for a free preprocessing lane included")
+    embed: float = Field(description="this upload's share of its batch's encoder forward pass, ms")
     search: float = Field(description="Weaviate nearVector query, ms")
-    total: float = Field(description="whole request as seen by the handler, ms")
+    total: float = Field(
+        description="from the handler's start to the search's answer, ms (waits for a forward pass "
+        "included); a batch file's: decode + embed + search"
+    )
 
 
 class RankedResults(BaseModel):
