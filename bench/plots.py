@@ -91,7 +91,7 @@ def plot_scale(results: dict[str, Any], out: Path) -> None:
     imp.set_ylabel("import rate, objects/s")
     lat.set_ylabel("query latency, ms")
     lat.set_title("solid p50, dashed p99, dotted: extrapolated p50", fontsize=9)
-    imp.set_title("both layouts, until the vector queue is empty", fontsize=9)
+    imp.set_title("each layout, until the vector queue is empty", fontsize=9)
     fig.suptitle("Weaviate at scale: modality filter vs one collection per modality")
     fig.tight_layout()
     fig.savefig(out / "scale.png", dpi=110)

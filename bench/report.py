@@ -197,7 +197,7 @@ def _scale_row(size: dict, layout: str, e: dict) -> list[str]:
     lat = [_latency(e, "to_audio"), _latency(e, "to_image")]
     if size.get("extrapolated"):
         growth = _n(e.get("weaviate_rss_growth_mb"), 0)
-        imports = [f"~{size['predicted_import_s']:,.0f} (both layouts)", f"~{size['import_rate']:,.0f}"]
+        imports = [f"~{size['predicted_import_s']:,.0f} (the layouts run)", f"~{size['import_rate']:,.0f}"]
         return [f"{size['size']:,} (extrapolated)", layout, *imports, *lat, "—", f"~{growth}"]
     recall = " / ".join(_n(e.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))
     rss = e["weaviate_memory_mb_after"].get("Rss", 0.0) - e["weaviate_memory_mb_before"].get("Rss", 0.0)

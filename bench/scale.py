@@ -145,7 +145,7 @@ def _recalls(measured: dict[str, Any]) -> str:
 
 
 def predicted_seconds(done: list[dict], size: int) -> float:
-    """Import time of `size` objects (both layouts) from the measured rates: the rate's trend in
+    """Import time of `size` objects (in each layout run) from the measured rates: the rate's trend in
     log(size) when two sizes are known, else the last rate. Never faster than the last measured
     rate (an HNSW insert only gets dearer as the graph grows), never below a quarter of it."""
     last = done[-1]
@@ -154,7 +154,7 @@ def predicted_seconds(done: list[dict], size: int) -> float:
         prev = done[-2]
         slope = (last["import_rate"] - prev["import_rate"]) / math.log(last["size"] / prev["size"])
         rate = min(rate, max(rate + slope * math.log(size / last["size"]), rate * 0.25))
-    return 2 * size / rate
+    return len(last["layouts"]) * size / rate
 
 
 def run_size(
