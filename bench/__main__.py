@@ -42,20 +42,23 @@ def _ints(text: str) -> list[int]:
     return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
 
 
-def _sections(text: str) -> list[str]:
+def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    """A comma-separated list of names, each one of `allowed`."""
     names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = set(names) - set(SECTIONS)
+    unknown = set(names) - set(allowed)
     if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown sections {sorted(unknown)}; choose from {','.join(SECTIONS)}"
-        )
+        raise argparse.ArgumentTypeError(f"unknown {what} {sorted(unknown)}; choose from {','.join(allowed)}")
     return names
 
 
+def _sections(text: str) -> list[str]:
+    return _names(text, SECTIONS, "sections")
+
+
 def _layouts(text: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    if not names or set(names) - set(SCALE_LAYOUTS):
-        raise argparse.ArgumentTypeError(f"choose layouts from {','.join(SCALE_LAYOUTS)}, not {text!r}")
+    names = _names(text, SCALE_LAYOUTS, "layouts")
+    if not names:  # a scale run imports at least one layout
+        raise argparse.ArgumentTypeError(f"name at least one layout: {','.join(SCALE_LAYOUTS)}")
     return names
 
 

@@ -111,4 +111,7 @@ def test_scale_layouts_default_to_both_and_refuse_unknown_names(capsys: pytest.C
     assert parse_args(["--scale-layouts", "per_modality"]).scale_layouts == ["per_modality"]
     with pytest.raises(SystemExit):
         parse_args(["--scale-layouts", "filter,hnsw"])
-    assert "choose layouts from filter,per_modality" in capsys.readouterr().err
+    assert "unknown layouts ['hnsw']; choose from filter,per_modality" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--scale-layouts", ","])
+    assert "name at least one layout: filter,per_modality" in capsys.readouterr().err
