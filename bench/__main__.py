@@ -182,14 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def uses_hey(sections: list[str]) -> bool:
+    """Does any section asked for drive HTTP load (a serving variant alone included)?"""
+    return bool({"http", "ceiling", *VARIANTS} & set(sections))
+
+
 def _run(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: ExitStack) -> None:
     from bench import sections
     from bench import stack as stk
     from bench.load import install_hey
     from bench.resources import machine, memory_mb
 
-    needs_hey = {"http", "ceiling"} & set(args.sections)
-    hey = install_hey() if needs_hey else None
+    hey = install_hey() if uses_hey(args.sections) else None
     results["machine"] = machine(ROOT, hey.name.removeprefix("hey-") if hey else "not used")
     settings = stk.bench_settings(work / "weaviate")
     log(f"bench: device setting {settings.device}; starting Weaviate in {work}")

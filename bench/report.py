@@ -97,13 +97,7 @@ def variants_table(results: dict) -> list[str]:
     header = ["route", "c"] + [f"{VARIANT_NAMES[key]} {k}" for key in served for k in ("req/s", "p50", "p99")]
     memory = []
     for key in served:
-        section = results[key] if key != "http" else {}
-        rest = section.get("service_at_rest") or results.get("resources", {}).get("at_rest", {}).get(
-            "service", {}
-        )
-        peak = (
-            section.get("under_load_peak") or results.get("resources", {}).get("under_load_peak", {})
-        ).get("service", {})
+        rest, peak = service_memory(results, key)
         memory.append(
             f"- {VARIANT_NAMES[key]}: service RSS at rest {_n(rest.get('Rss'), 0)} MB "
             f"(PSS {_n(rest.get('Pss'), 0)}), peak under load {_n(peak.get('Rss'), 0)} MB "
@@ -112,41 +106,21 @@ def variants_table(results: dict) -> list[str]:
     return [*_table(header, rows), "", "Medians over repeats; ms.", "", *memory]
 
 
+def service_memory(results: dict, key: str) -> tuple[dict, dict]:
+    """A serving's service memory (MB by kind: Rss, Pss, ...) at rest and its peak under load;
+    "http"'s is the resources section's, a variant's its own."""
+    section = results[key] if key != "http" else {}
+    resources = results.get("resources", {})
+    rest = section.get("service_at_rest") or resources.get("at_rest", {}).get("service", {})
+    peak = (section.get("under_load_peak") or resources.get("under_load_peak", {})).get("service", {})
+    return rest, peak
+
+
 def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
     for row in results.get(section, {}).get("routes", {}).get(route, []):
         if row["concurrency"] == c:
             return row[key]["median"]
     return None
-
-
-def ratios(results: dict) -> list[str]:
-    """The issue's comparisons from one run: HTTP vs in-process, the service vs Weaviate alone."""
-    lines = []
-    in_process = results.get("in_process", {}) if same_run(results, "inproc", "http") else {}
-    first_device: dict[str, Any] = next(iter(in_process.values()), {})
-    floor = first_device.get("pipeline_batch1", {})
-    same_ceiling = same_run(results, "ceiling", "http")
-    for route, ceiling_route in (("png", "weaviate_to_audio"), ("wav", "weaviate_to_image")):
-        http_p50 = _cell(results, "http", route, 1, "p50_ms")
-        inproc = floor.get(route, {}).get("total", {}).get("p50")
-        if http_p50 and inproc:
-            lines.append(
-                f"- {route.upper()} at c=1: HTTP p50 {http_p50:.2f} ms / in-process p50 {inproc:.2f} ms "
-                f"= **{http_p50 / inproc:.2f}×**"
-            )
-        svc = _cell(results, "http", route, 32, "rps")
-        ceiling = _cell(results, "ceiling", ceiling_route, 32, "rps")
-        grpc = _cell(results, "ceiling", ceiling_route.replace("weaviate_", "weaviate_grpc_"), 32, "rps")
-        health = _cell(results, "http", "healthz", 32, "rps")
-        if svc and ceiling and same_ceiling:
-            line = f"- {route.upper()} at c=32: {svc:,.0f}/s = **{svc / ceiling:.0%}** of Weaviate alone"
-            line += f" through GraphQL ({ceiling:,.0f}/s)"
-            if grpc:
-                line += f", **{svc / grpc:.0%}** of it through gRPC ({grpc:,.0f}/s)"
-            if health:
-                line += f", {svc / health:.0%} of `/healthz` ({health:,.0f}/s)"
-            lines.append(line)
-    return lines
 
 
 def _device(r: dict) -> str:
@@ -307,8 +281,12 @@ def markdown(results: dict[str, Any]) -> str:
         when = ", ".join(f"{VARIANT_NAMES[k]} {stamps[k]}" for k in ["http", *variants] if k in stamps)
         out += ["## The same searches served other ways", "",
                 *([f"_measured {when}_", ""] if when else []), *variants_table(results), ""]  # fmt: skip
+    from bench.targets import ratios, targets_table  # they read this module's cells
+
     if lines := ratios(results):
         out += ["## Ratios from the same run", "", *lines, ""]
+    if lines := targets_table(results):
+        out += ["## Against issue 17's targets (this run)", "", *lines, ""]
     return "\n".join(out)
 
 

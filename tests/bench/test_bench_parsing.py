@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bench.__main__ import parse_args
+from bench.__main__ import parse_args, uses_hey
 from bench.grpc_ceiling import parse_report
 from bench.load import parse_summary
 from bench.report import markdown
@@ -115,3 +115,55 @@ def test_scale_layouts_default_to_both_and_refuse_unknown_names(capsys: pytest.C
     with pytest.raises(SystemExit):
         parse_args(["--scale-layouts", ","])
     assert "name at least one layout: filter,per_modality" in capsys.readouterr().err
+
+
+def test_a_serving_variant_alone_still_gets_its_load_generator() -> None:
+    assert uses_hey(["http_workers2"])  # it was skipped without a word when run alone
+    assert uses_hey(["ceiling", "recall"])
+    assert not uses_hey(["inproc", "recall", "scale"])
+
+
+def load_cell(c: int, rps: float, p50: float, p99: float, failed: int = 0) -> dict:
+    return cell(rps) | {
+        "concurrency": c,
+        "p50_ms": {"median": p50, "min": p50, "max": p50},
+        "p99_ms": {"median": p99, "min": p99, "max": p99},
+        "failed": failed,
+    }
+
+
+def recall(at_10: float) -> dict:
+    return {"queries": 300, "recall_at_10": at_10, "recall_at_10_strict": at_10, "queries_below_1": 0}
+
+
+def test_targets_table_reads_each_serving_of_one_run() -> None:
+    results = {
+        "run_of": {"http": "t0", "http_workers2": "t0", "ceiling": "t0", "recall": "t0"},
+        "http": {"routes": {
+            "png": [load_cell(1, 250.0, 3.5, 6.0), load_cell(32, 400.0, 70.0, 130.0)],
+            "wav": [load_cell(32, 310.0, 90.0, 110.0, failed=2)],
+        }},
+        "resources": {"at_rest": {"service": {"Rss": 240}}, "under_load_peak": {"service": {"Rss": 360}}},
+        "http_workers2": {
+            "routes": {"png": [load_cell(32, 500.0, 60.0, 100.0)]},
+            "service_at_rest": {"Rss": 590},
+        },
+        "ceiling": {"routes": {"weaviate_grpc_to_audio": [cell(1000.0)]}},
+        "recall": {
+            "image_to_audio": recall(1.0),
+            "audio_to_image": recall(0.995),
+        },
+    }  # fmt: skip
+    text = markdown(results)
+    assert "| PNG searches/s, c = 32 | ≥ 450 | 400.0 (missed) | 500.0 (met) |" in text
+    assert "| WAV searches/s, c = 32 | ≥ 300 | 310.0 (met) | not measured |" in text
+    assert "| PNG share of Weaviate's gRPC ceiling, c = 32 | ≥ 0.8 | 0.40 (missed) | 0.50 (missed) |" in text
+    assert "| PNG p50 ms, c = 1 | ≤ 4 | 3.5 (met) | not measured |" in text
+    assert "| service RSS MB at rest | ≤ 250 | 240 (met) | 590 (missed) |" in text
+    assert "| service RSS MB under load (peak) | ≤ 350 | 360 (missed) |" in text
+    assert "| failed PNG and WAV searches | ≤ 0 | 2 (missed) | 0 (met) |" in text
+    assert "image → audio 1.0000, audio → image 0.9950" in text
+
+
+def test_no_targets_table_without_an_http_run() -> None:
+    assert "targets" not in markdown({"run_of": {"recall": "t0"}, "recall": {}})
