@@ -20,18 +20,18 @@ ROUTE_NAMES = {
 INDEX_KEYS = ("distance", "ef", "ef_construction", "max_connections", "flat_search_cutoff", "filter_strategy")
 
 
-def _n(x: float | None, digits: int = 1) -> str:
+def fmt(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{x:,.{digits}f}"
 
 
 def _spread(s: dict[str, float | None], digits: int = 1) -> str:
     """median (min–max) over repeats; the median alone when there is no spread."""
     if s["median"] is None or s["min"] == s["max"]:
-        return _n(s["median"], digits)
-    return f"{_n(s['median'], digits)} ({_n(s['min'], digits)}–{_n(s['max'], digits)})"
+        return fmt(s["median"], digits)
+    return f"{fmt(s['median'], digits)} ({fmt(s['min'], digits)}–{fmt(s['max'], digits)})"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
@@ -40,7 +40,7 @@ def _cpu(cell: dict) -> str:
     """CPU ms per answer: the service / Weaviate / the load generator (whichever were measured)."""
     cpu = cell.get("cpu_ms_per_request", {})
     names = ("service", "weaviate", "load_generator")
-    return " / ".join(_n(cpu[name], 2) for name in names if name in cpu) or "—"
+    return " / ".join(fmt(cpu[name], 2) for name in names if name in cpu) or "—"
 
 
 def load_table(section: dict) -> list[str]:
@@ -54,7 +54,7 @@ def load_table(section: dict) -> list[str]:
             )
     header = ["route", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed / requests", "CPU ms/answer"]
     return [
-        *_table(header, rows),
+        *md_table(header, rows),
         "",
         "req/s counts 2xx answers only; — = hey printed no such percentile (under ~100 answers).",
         "CPU ms/answer: CPU time per answer of the service / Weaviate / the load generator (hey; ghz",
@@ -91,7 +91,9 @@ def variants_table(results: dict) -> list[str]:
         }
         for c in sorted(concurrencies):
             cells = [
-                _n(_cell(results, key, route, c, k)) for key in served for k in ("rps", "p50_ms", "p99_ms")
+                fmt(median_cell(results, key, route, c, k))
+                for key in served
+                for k in ("rps", "p50_ms", "p99_ms")
             ]
             rows.append([ROUTE_NAMES[route], str(c), *cells])
     header = ["route", "c"] + [f"{VARIANT_NAMES[key]} {k}" for key in served for k in ("req/s", "p50", "p99")]
@@ -99,11 +101,11 @@ def variants_table(results: dict) -> list[str]:
     for key in served:
         rest, peak = service_memory(results, key)
         memory.append(
-            f"- {VARIANT_NAMES[key]}: service RSS at rest {_n(rest.get('Rss'), 0)} MB "
-            f"(PSS {_n(rest.get('Pss'), 0)}), peak under load {_n(peak.get('Rss'), 0)} MB "
-            f"(PSS {_n(peak.get('Pss'), 0)})"
+            f"- {VARIANT_NAMES[key]}: service RSS at rest {fmt(rest.get('Rss'), 0)} MB "
+            f"(PSS {fmt(rest.get('Pss'), 0)}), peak under load {fmt(peak.get('Rss'), 0)} MB "
+            f"(PSS {fmt(peak.get('Pss'), 0)})"
         )
-    return [*_table(header, rows), "", "Medians over repeats; ms.", "", *memory]
+    return [*md_table(header, rows), "", "Medians over repeats; ms.", "", *memory]
 
 
 def service_memory(results: dict, key: str) -> tuple[dict, dict]:
@@ -116,7 +118,7 @@ def service_memory(results: dict, key: str) -> tuple[dict, dict]:
     return rest, peak
 
 
-def _cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
+def median_cell(results: dict, section: str, route: str, c: int, key: str) -> float | None:
     for row in results.get(section, {}).get("routes", {}).get(route, []):
         if row["concurrency"] == c:
             return row[key]["median"]
@@ -142,7 +144,7 @@ def in_process_tables(in_process: dict) -> list[str]:
         for e in es
     ]
     embed_header = ["engine", "encoder", "batch", "ms per item", "items/s"]
-    return [*_table(header, rows), "", *_table(embed_header, embed_rows)]
+    return [*md_table(header, rows), "", *md_table(embed_header, embed_rows)]
 
 
 def recall_table(recall: dict) -> list[str]:
@@ -159,21 +161,21 @@ def recall_table(recall: dict) -> list[str]:
     ]
     header = ["direction", "queries", "recall@10", "strict (ties not counted)", "queries below 1"]
     shown = ", ".join(f"{k}={v}" for k, v in recall.get("index_config", {}).items() if k in INDEX_KEYS)
-    return _table(header, rows) + (["", f"Index settings: {shown}"] if shown else [])
+    return md_table(header, rows) + (["", f"Index settings: {shown}"] if shown else [])
 
 
 def _latency(entry: dict, target: str) -> str:
     lm = entry.get(target, {}).get("latency_ms", {})
-    return f"{_n(lm.get('p50'), 2)} / {_n(lm.get('p99'), 2)}"
+    return f"{fmt(lm.get('p50'), 2)} / {fmt(lm.get('p99'), 2)}"
 
 
 def _scale_row(size: dict, layout: str, e: dict) -> list[str]:
     lat = [_latency(e, "to_audio"), _latency(e, "to_image")]
     if size.get("extrapolated"):
-        growth = _n(e.get("weaviate_rss_growth_mb"), 0)
+        growth = fmt(e.get("weaviate_rss_growth_mb"), 0)
         imports = [f"~{size['predicted_import_s']:,.0f} (the layouts run)", f"~{size['import_rate']:,.0f}"]
         return [f"{size['size']:,} (extrapolated)", layout, *imports, *lat, "—", f"~{growth}"]
-    recall = " / ".join(_n(e.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))
+    recall = " / ".join(fmt(e.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))
     rss = e["weaviate_memory_mb_after"].get("Rss", 0.0) - e["weaviate_memory_mb_before"].get("Rss", 0.0)
     name = f"{size['size']:,}" + (" (aborted)" if e["aborted"] else "")
     return [name, layout, f"{e['import_s']:,.1f}", f"{e['import_rate']:,.0f}", *lat, recall, f"{rss:,.0f}"]
@@ -193,7 +195,7 @@ def scale_table(scale: dict) -> list[str]:
     )
     sweep = [
         [f"{size['size']:,}", layout, ef, _latency(m, "to_audio"), _latency(m, "to_image"),
-         " / ".join(_n(m.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))]
+         " / ".join(fmt(m.get(t, {}).get("recall_at_10"), 4) for t in ("to_audio", "to_image"))]
         for size in scale.get("sizes", [])
         for layout, e in size["layouts"].items()
         for ef, m in e.get("ef_sweep", {}).items()
@@ -202,23 +204,23 @@ def scale_table(scale: dict) -> list[str]:
         header_ef = ["vectors", "layout", "HNSW ef", "→audio p50 / p99 ms", "→image p50 / p99 ms"]
         note += " The same queries at other HNSW ef (set after the import; rows above: ef -1, dynamic):"
         return [
-            *_table(header, rows),
+            *md_table(header, rows),
             "",
             note,
             "",
-            *_table([*header_ef, "recall@10 →audio / →image"], sweep),
+            *md_table([*header_ef, "recall@10 →audio / →image"], sweep),
         ]
-    return [*_table(header, rows), "", note]
+    return [*md_table(header, rows), "", note]
 
 
 def resources_table(resources: dict) -> list[str]:
     rows = [
-        [name, state] + [_n(m.get(k), 0) for k in ("Rss", "Pss", "Pss_Anon", "Pss_File")]
+        [name, state] + [fmt(m.get(k), 0) for k in ("Rss", "Pss", "Pss_Anon", "Pss_File")]
         for state, key in (("at rest", "at_rest"), ("under load (peak)", "under_load_peak"))
         for name, m in resources.get(key, {}).items()
         if m
     ]
-    return _table(["process", "state", "RSS MB", "PSS MB", "PSS anon MB", "PSS file-backed MB"], rows)
+    return md_table(["process", "state", "RSS MB", "PSS MB", "PSS anon MB", "PSS file-backed MB"], rows)
 
 
 def _header(results: dict[str, Any]) -> list[str]:
@@ -244,7 +246,7 @@ def _header(results: dict[str, Any]) -> list[str]:
         lines += [
             f"Indexing {index['objects']:,} objects: {index['wall_s']:.1f} s "
             f"({index['objects'] / index['wall_s']:,.0f} objects/s end to end). "
-            f"Service start to ready (`/readyz` 200): {_n(stack.get('service_ready_s'), 2)} s.",
+            f"Service start to ready (`/readyz` 200): {fmt(stack.get('service_ready_s'), 2)} s.",
             "",
         ]
     return lines

@@ -8,7 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.report import VARIANT_NAMES, _cell, _n, _table, same_run, served_in_http_run, service_memory
+from bench.report import (
+    VARIANT_NAMES,
+    fmt,
+    md_table,
+    median_cell,
+    same_run,
+    served_in_http_run,
+    service_memory,
+)
+
+# Where a PNG's and a WAV's vector goes in Weaviate alone (the ceiling section's routes).
+GRPC_CEILING = {"png": "weaviate_grpc_to_audio", "wav": "weaviate_grpc_to_image"}
 
 
 def ratios(results: dict) -> list[str]:
@@ -19,17 +30,19 @@ def ratios(results: dict) -> list[str]:
     floor = first_device.get("pipeline_batch1", {})
     same_ceiling = same_run(results, "ceiling", "http")
     for route, ceiling_route in (("png", "weaviate_to_audio"), ("wav", "weaviate_to_image")):
-        http_p50 = _cell(results, "http", route, 1, "p50_ms")
+        http_p50 = median_cell(results, "http", route, 1, "p50_ms")
         inproc = floor.get(route, {}).get("total", {}).get("p50")
         if http_p50 and inproc:
             lines.append(
                 f"- {route.upper()} at c=1: HTTP p50 {http_p50:.2f} ms / in-process p50 {inproc:.2f} ms "
                 f"= **{http_p50 / inproc:.2f}×**"
             )
-        svc = _cell(results, "http", route, 32, "rps")
-        ceiling = _cell(results, "ceiling", ceiling_route, 32, "rps")
-        grpc = _cell(results, "ceiling", ceiling_route.replace("weaviate_", "weaviate_grpc_"), 32, "rps")
-        health = _cell(results, "http", "healthz", 32, "rps")
+        svc = median_cell(results, "http", route, 32, "rps")
+        ceiling = median_cell(results, "ceiling", ceiling_route, 32, "rps")
+        grpc = median_cell(
+            results, "ceiling", ceiling_route.replace("weaviate_", "weaviate_grpc_"), 32, "rps"
+        )
+        health = median_cell(results, "http", "healthz", 32, "rps")
         if svc and ceiling and same_ceiling:
             line = f"- {route.upper()} at c=32: {svc:,.0f}/s = **{svc / ceiling:.0%}** of Weaviate alone"
             line += f" through GraphQL ({ceiling:,.0f}/s)"
@@ -39,10 +52,6 @@ def ratios(results: dict) -> list[str]:
                 line += f", {svc / health:.0%} of `/healthz` ({health:,.0f}/s)"
             lines.append(line)
     return lines
-
-
-# Where a PNG's and a WAV's vector goes in Weaviate alone (the ceiling section's routes).
-GRPC_CEILING = {"png": "weaviate_grpc_to_audio", "wav": "weaviate_grpc_to_image"}
 
 
 @dataclass(frozen=True)
@@ -58,17 +67,17 @@ class Target:
         if value is None:
             return "not measured"
         met = value >= self.limit if self.at_least else value <= self.limit
-        return f"{_n(value, self.digits)} ({'met' if met else 'missed'})"
+        return f"{fmt(value, self.digits)} ({'met' if met else 'missed'})"
 
 
 def _load(route: str, c: int, key: str) -> Callable[[dict, str], float | None]:
-    return lambda results, serving: _cell(results, serving, route, c, key)
+    return lambda results, serving: median_cell(results, serving, route, c, key)
 
 
 def _share_of_grpc_ceiling(route: str) -> Callable[[dict, str], float | None]:
     def measure(results: dict, serving: str) -> float | None:
-        ceiling = _cell(results, "ceiling", GRPC_CEILING[route], 32, "rps")
-        served = _cell(results, serving, route, 32, "rps")
+        ceiling = median_cell(results, "ceiling", GRPC_CEILING[route], 32, "rps")
+        served = median_cell(results, serving, route, 32, "rps")
         if not (ceiling and served and same_run(results, "ceiling", serving)):
             return None
         return served / ceiling
@@ -113,7 +122,7 @@ def targets_table(results: dict) -> list[str]:
         return []
     header = ["target", "limit", *(VARIANT_NAMES[key] for key in served)]
     rows = [[t.what, _limit(t), *(t.reading(results, key) for key in served)] for t in TARGETS]
-    lines = _table(header, rows)
+    lines = md_table(header, rows)
     recall = results.get("recall", {})
     if recall and same_run(results, "recall", "http"):
         found = ", ".join(
