@@ -6,7 +6,7 @@ import { KeyPrompt } from "/static/keyprompt.js";
 import { EmbeddingMapView, DIGIT_COLOURS } from "/static/map.js";
 import { DrawingPad } from "/static/pad.js";
 import { Readiness } from "/static/readiness.js";
-import { Recorder } from "/static/recorder.js";
+import { RecordButton } from "/static/recordbutton.js";
 import { resultCard } from "/static/results.js";
 
 const DRAW_DEBOUNCE_MS = 120; // while the pen moves: one search per pause this long (or per frame budget)
@@ -243,47 +243,10 @@ $("text-panel").addEventListener("submit", (e) => {
 });
 
 // ---------------------------------------------------------------- microphone
-const recorder = new Recorder({ onAutoStop: () => stopRecording() });
-let starting = null;
-
-async function startRecording() {
-  if (recorder.recording || starting) return;
-  showError(null);
-  ui.record.classList.add("on");
-  ui.record.setAttribute("aria-pressed", "true");
-  ui.micState.textContent = "Recording… release to search.";
-  starting = recorder.start();
-  try {
-    await starting;
-  } catch (err) {
-    ui.record.classList.remove("on");
-    ui.micState.textContent = "";
-    const denied = err && err.name === "NotAllowedError";
-    showError("mic", denied ? "Microphone access was refused; allow it in the browser to record." : `Recording failed: ${err.message}`);
-  } finally {
-    starting = null;
-  }
-}
-
-async function stopRecording() {
-  if (starting) await starting.catch(() => {});
-  if (!recorder.recording) return;
-  ui.record.classList.remove("on");
-  ui.record.setAttribute("aria-pressed", "false");
-  const wav = await recorder.stop();
-  ui.micState.textContent = wav ? `Recorded ${(wav.size / 1024).toFixed(0)} KB; searching…` : "";
-  if (!wav) return showError("mic", "Nothing was recorded: hold the button while you speak.");
-  search({ kind: "upload", blob: wav, name: "recording.wav", source: "mic" });
-}
-
-ui.record.addEventListener("pointerdown", (e) => { e.preventDefault(); ui.record.setPointerCapture(e.pointerId); startRecording(); });
-ui.record.addEventListener("pointerup", () => stopRecording());
-ui.record.addEventListener("pointercancel", () => stopRecording());
-ui.record.addEventListener("keydown", (e) => {
-  if ((e.key === " " || e.key === "Enter") && !e.repeat) { e.preventDefault(); startRecording(); }
-});
-ui.record.addEventListener("keyup", (e) => {
-  if (e.key === " " || e.key === "Enter") { e.preventDefault(); stopRecording(); }
+new RecordButton(ui.record, ui.micState, {
+  onStart: () => showError(null),
+  onRecorded: (wav) => search({ kind: "upload", blob: wav, name: "recording.wav", source: "mic" }),
+  onError: (message) => showError("mic", message),
 });
 
 // ---------------------------------------------------------------- options and paging

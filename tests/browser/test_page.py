@@ -100,6 +100,25 @@ def test_microphone_recording_finds_that_digit(page) -> None:
     shot(page, "05-microphone")
 
 
+def test_a_refused_microphone_says_so_and_releases_the_button(page) -> None:
+    # what the browser answers when the user blocks the microphone
+    page.evaluate(
+        "() => { navigator.mediaDevices.getUserMedia = () => "
+        "Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); }"
+    )
+    before = searches(page)
+    record = page.locator("#record")
+    record.focus()
+    page.keyboard.down(" ")
+    poll(page, lambda: page.text_content("#mic-error") != "", "the microphone error")
+    page.keyboard.up(" ")
+    assert "Microphone access was refused" in page.text_content("#mic-error")
+    assert record.get_attribute("aria-pressed") == "false"
+    assert "on" not in (record.get_attribute("class") or "").split()
+    assert page.text_content("#mic-state") == ""
+    assert searches(page) == before  # nothing was sent
+
+
 def test_unsupported_file_shows_the_error_next_to_the_file_control(page, tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("these are not the pixels you are looking for\n")
