@@ -288,7 +288,7 @@ def markdown(results: dict[str, Any]) -> str:
     if lines := ratios(results):
         out += ["## Ratios from the same run", "", *lines, ""]
     if lines := targets_table(results):
-        out += ["## Against issue 17's targets (this run)", "", *lines, ""]
+        out += ["## Against the serving targets (this run)", "", *lines, ""]
     return "\n".join(out)
 
 

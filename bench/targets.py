@@ -1,5 +1,5 @@
-"""Issue 17's comparisons read off one bench run (tables.md's last two parts): the ratios it asks
-for (HTTP vs in-process, the service vs Weaviate alone), and each target with, for every
+"""The serving comparisons read off one bench run (tables.md's last two parts): the ratios
+(HTTP vs in-process, the service vs Weaviate alone), and each serving target with, for every
 serving measured beside "http" (this commit, WORKERS=2, ...), its number and whether it is met."""
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from bench.report import (
 )
 
 # Where a PNG's and a WAV's vector goes in Weaviate alone (the ceiling section's routes).
+GRAPHQL_CEILING = {"png": "weaviate_to_audio", "wav": "weaviate_to_image"}
 GRPC_CEILING = {"png": "weaviate_grpc_to_audio", "wav": "weaviate_grpc_to_image"}
 
 
 def ratios(results: dict) -> list[str]:
-    """The issue's comparisons from one run: HTTP vs in-process, the service vs Weaviate alone."""
+    """From one run: HTTP vs in-process, the service vs Weaviate alone."""
     lines = []
     in_process = results.get("in_process", {}) if same_run(results, "inproc", "http") else {}
     first_device: dict[str, Any] = next(iter(in_process.values()), {})
     floor = first_device.get("pipeline_batch1", {})
     same_ceiling = same_run(results, "ceiling", "http")
-    for route, ceiling_route in (("png", "weaviate_to_audio"), ("wav", "weaviate_to_image")):
+    for route in ("png", "wav"):
         http_p50 = median_cell(results, "http", route, 1, "p50_ms")
         inproc = floor.get(route, {}).get("total", {}).get("p50")
         if http_p50 and inproc:
@@ -38,10 +39,8 @@ def ratios(results: dict) -> list[str]:
                 f"= **{http_p50 / inproc:.2f}×**"
             )
         svc = median_cell(results, "http", route, 32, "rps")
-        ceiling = median_cell(results, "ceiling", ceiling_route, 32, "rps")
-        grpc = median_cell(
-            results, "ceiling", ceiling_route.replace("weaviate_", "weaviate_grpc_"), 32, "rps"
-        )
+        ceiling = median_cell(results, "ceiling", GRAPHQL_CEILING[route], 32, "rps")
+        grpc = median_cell(results, "ceiling", GRPC_CEILING[route], 32, "rps")
         health = median_cell(results, "http", "healthz", 32, "rps")
         if svc and ceiling and same_ceiling:
             line = f"- {route.upper()} at c=32: {svc:,.0f}/s = **{svc / ceiling:.0%}** of Weaviate alone"
