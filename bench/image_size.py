@@ -1,0 +1,165 @@
+"""`python -m bench.image_size` (`make image-size`): what the serving image weighs, without Docker.
+
+There is no Docker engine here, so the image cannot be built and `docker images` cannot be
+read. What the Dockerfile adds to its base image can still be measured: its builder stage is
+one `RUN` that makes /opt/venv, and its runtime stage copies that venv and the packages. This
+runs that very `RUN` line, read from the Dockerfile (so the measurement follows the file),
+into a temporary folder for each TORCH_VARIANT asked for, and sums the bytes of every file the
+layers would hold (a layer is a tar of its files: its uncompressed size is their sum). The
+package layer is what `COPY` brings in from the build context, filtered by .dockerignore with
+Docker's own matcher (scripts/dockerignore). The base image (python:*-slim) cannot be pulled
+here: it is not in these numbers.
+
+A variant's torch comes from PyPI, not PyTorch's index (not reachable here): PyPI's Linux
+torch is the CUDA 13.0 build, the wheels TORCH_VARIANT=cu130 installs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import log
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = "/opt/venv"  # where the Dockerfile's builder puts the environment the image runs
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile: continuation lines joined, comments dropped."""
+    joined: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):  # a comment inside a continued instruction
+            continue
+        if line.endswith("\\"):
+            current += line[:-1].rstrip() + " "
+            continue
+        joined.append(current + line)
+        current = ""
+    out = []
+    for instruction in joined:
+        word, _, rest = instruction.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def builder_run(text: str) -> str:
+    """The builder stage's one `RUN` command (the one that makes the venv)."""
+    runs = [args for word, args in dockerfile_instructions(text) if word == "RUN" and VENV in args]
+    if len(runs) != 1:
+        raise ValueError(f"expected one RUN that builds {VENV}, found {len(runs)}")
+    return runs[0]
+
+
+def context_copies(text: str) -> list[str]:
+    """Sources of the last (runtime) stage's `COPY`s from the build context (not `--from=`)."""
+    sources: list[str] = []
+    for word, args in dockerfile_instructions(text):
+        if word == "FROM":
+            sources = []  # an earlier stage's files are not in the image
+        elif word == "COPY" and not args.startswith("--from"):
+            sources += args.split()[:-1]
+    return sources
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of every regular file under `path` (symlinks count as nothing: a tar stores a name)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def largest(site_packages: Path, n: int = 8) -> dict[str, float]:
+    """The n largest top-level entries of site-packages, in MB."""
+    sizes = {p.name: tree_bytes(p) if p.is_dir() else p.stat().st_size for p in site_packages.iterdir()}
+    top = sorted(sizes.items(), key=lambda kv: kv[1], reverse=True)[:n]
+    return {name: round(size / 1e6, 1) for name, size in top}
+
+
+def build_venv(run_command: str, variant: str, work: Path) -> dict:
+    """The builder's RUN with /opt/venv moved into `work`; the venv's size and largest parts."""
+    venv = work / "venv"
+    shutil.copy(ROOT / "pyproject.toml", work)
+    shutil.copy(ROOT / "requirements.lock", work)
+    env = os.environ | {
+        "TORCH_VARIANT": variant,
+        "TORCH_INDEX_URL": os.environ.get("IMAGE_TORCH_INDEX_URL", "https://pypi.org/simple"),
+        "PIP_NO_CACHE_DIR": "1",  # as the Dockerfile's ENV: nothing of pip's cache in the layer
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PATH": f"{Path(sys.base_prefix) / 'bin'}:{os.environ['PATH']}",  # `python` is a plain interpreter
+    }
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["bash", "-o", "pipefail", "-c", run_command.replace(VENV, str(venv))],
+        cwd=work,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    site = next(venv.glob("lib/python3*/site-packages"))
+    return {
+        "venv_mb": round(tree_bytes(venv) / 1e6, 1),
+        "largest_mb": largest(site),
+        "has_torch": (site / "torch").is_dir(),
+        "build_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def package_layer_mb(sources: list[str]) -> float:
+    """Bytes the runtime stage copies from the build context, as .dockerignore lets them in."""
+    files = [p for src in sources for p in sorted((ROOT / src).rglob("*")) if p.is_file()]
+    files += [ROOT / src for src in sources if (ROOT / src).is_file()]
+    rel = [str(p.relative_to(ROOT)) for p in files]
+    tool = subprocess.run(
+        [str(ROOT / "scripts" / "deploy_tools.sh"), "dockerignore"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    answers = subprocess.run(
+        [tool, str(ROOT)], input="".join(f"{r}\n" for r in rel), capture_output=True, text=True, check=True
+    ).stdout.split()
+    kept = [p for p, out in zip(files, answers, strict=True) if out == "0"]
+    return round(sum(p.stat().st_size for p in kept) / 1e6, 1)
+
+
+def markdown(results: dict) -> str:
+    rows = ["| TORCH_VARIANT | venv (MB) | + packages (MB) | added to the base (MB) | largest parts (MB) |"]
+    rows.append("|---|---|---|---|---|")
+    packages = results["package_layer_mb"]
+    for variant, r in results["variants"].items():
+        parts = ", ".join(f"{name} {mb:g}" for name, mb in list(r["largest_mb"].items())[:5])
+        total = r["venv_mb"] + packages
+        rows.append(f"| {variant} | {r['venv_mb']:,.1f} | {packages:g} | **{total:,.1f}** | {parts} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.image_size", description=__doc__.split("\n\n")[0])
+    p.add_argument("--variants", default="none,cu130", help="TORCH_VARIANTs to build (none,cu130)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where image_size.json goes")
+    args = p.parse_args(argv)
+    text = (ROOT / "Dockerfile").read_text()
+    run_command = builder_run(text)
+    results: dict = {"package_layer_mb": package_layer_mb(context_copies(text)), "variants": {}}
+    for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
+        if not re.fullmatch(r"[a-z0-9]+", variant):
+            p.error(f"not a TORCH_VARIANT: {variant!r}")
+        log(f"image_size: building the venv for TORCH_VARIANT={variant}")
+        with tempfile.TemporaryDirectory(prefix=f"image-{variant}-") as work:
+            results["variants"][variant] = build_venv(run_command, variant, Path(work))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "image_size.json").write_text(json.dumps(results, indent=2) + "\n")
+    sys.stdout.write(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
