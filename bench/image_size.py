@@ -28,49 +28,27 @@ import time
 from pathlib import Path
 
 from bench import log
+from bench.dockerfile import Dockerfile, parse_dockerfile, split_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = "/opt/venv"  # where the Dockerfile's builder puts the environment the image runs
 
 
-def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of a Dockerfile: continuation lines joined, comments dropped."""
-    joined: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not current and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):  # a comment inside a continued instruction
-            continue
-        if line.endswith("\\"):
-            current += line[:-1].rstrip() + " "
-            continue
-        joined.append(current + line)
-        current = ""
-    out = []
-    for instruction in joined:
-        word, _, rest = instruction.partition(" ")
-        out.append((word.upper(), rest.strip()))
-    return out
-
-
-def builder_run(text: str) -> str:
+def builder_run(dockerfile: Dockerfile) -> str:
     """The builder stage's one `RUN` command (the one that makes the venv)."""
-    runs = [args for word, args in dockerfile_instructions(text) if word == "RUN" and VENV in args]
+    runs = [ins.args for ins in dockerfile.stages[0].all("RUN") if VENV in ins.args]
     if len(runs) != 1:
         raise ValueError(f"expected one RUN that builds {VENV}, found {len(runs)}")
     return runs[0]
 
 
-def context_copies(text: str) -> list[str]:
-    """Sources of the last (runtime) stage's `COPY`s from the build context (not `--from=`)."""
+def context_copies(dockerfile: Dockerfile) -> list[str]:
+    """Sources of the final (runtime) stage's `COPY`s from the build context (not `--from=`)."""
     sources: list[str] = []
-    for word, args in dockerfile_instructions(text):
-        if word == "FROM":
-            sources = []  # an earlier stage's files are not in the image
-        elif word == "COPY" and not args.startswith("--from"):
-            sources += args.split()[:-1]
+    for ins in dockerfile.final.all("COPY"):
+        flags, words = split_flags(ins.args)
+        if "from" not in flags:
+            sources += words[:-1]
     return sources
 
 
@@ -145,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default="none,cu130", help="TORCH_VARIANTs to build (none,cu130)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where image_size.json goes")
     args = p.parse_args(argv)
-    text = (ROOT / "Dockerfile").read_text()
-    run_command = builder_run(text)
-    results: dict = {"package_layer_mb": package_layer_mb(context_copies(text)), "variants": {}}
+    dockerfile = parse_dockerfile(ROOT / "Dockerfile")
+    run_command = builder_run(dockerfile)
+    results: dict = {"package_layer_mb": package_layer_mb(context_copies(dockerfile)), "variants": {}}
     for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
         if not re.fullmatch(r"[a-z0-9]+", variant):
             p.error(f"not a TORCH_VARIANT: {variant!r}")

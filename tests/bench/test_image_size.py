@@ -5,15 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.image_size import VENV, builder_run, context_copies, dockerfile_instructions, markdown, tree_bytes
+from bench.dockerfile import logical_lines, parse_dockerfile
+from bench.image_size import VENV, builder_run, context_copies, markdown, tree_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = (ROOT / "Dockerfile").read_text()
+DOCKERFILE = parse_dockerfile()
 
 
 def test_continued_instructions_are_joined_and_comments_inside_them_dropped() -> None:
     text = "# top\nFROM base AS b\nRUN a \\\n # why b\n && b\n\nCOPY x/ ./x/\n"
-    assert dockerfile_instructions(text) == [("FROM", "base AS b"), ("RUN", "a && b"), ("COPY", "x/ ./x/")]
+    assert logical_lines(text) == ["FROM base AS b", "RUN a  && b", "COPY x/ ./x/"]
 
 
 def test_the_replayed_command_is_the_dockerfiles_own_venv_build() -> None:
@@ -23,9 +23,10 @@ def test_the_replayed_command_is_the_dockerfiles_own_venv_build() -> None:
     assert "TORCH_VARIANT" in run  # the variant decides whether torch goes in
 
 
-def test_a_dockerfile_without_one_venv_build_is_refused() -> None:
+def test_a_dockerfile_without_one_venv_build_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\nRUN echo hi\n")
     with pytest.raises(ValueError, match="expected one RUN"):
-        builder_run("FROM x\nRUN echo hi\n")
+        builder_run(parse_dockerfile(tmp_path / "Dockerfile"))
 
 
 def test_the_package_layer_is_what_the_runtime_stage_copies_from_the_context() -> None:
