@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     encoders = load_encoders(args.checkpoint, args.device, args.encoder_runtime)
     digits = rendered_digits()
-    condition_audio = condition_speech(args.data_dir)
+    condition_audio = condition_speech(args.data_dir, voices_dir=args.cache_dir / "voices")
     condition_images = low_res_digits(args.data_dir)
     if args.grid:
         normalised_grid(digits, encoders.config).save(args.grid)

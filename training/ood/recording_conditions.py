@@ -1,6 +1,6 @@
-"""Recording conditions that real uploads fail on, applied to three sources of words:
-espeak-ng voices (never used in training), a real woman's voice (training.ood.real_voice: ten
-words, never used in training) and the FSDD validation takes (the training speakers, so a drop
+"""Recording conditions that real uploads fail on, applied to four sources of words:
+espeak-ng voices (never used in training), two real voices (training.ood.real_voice: ten words
+each, never used in training) and the FSDD validation takes (the training speakers, so a drop
 there is the condition's, not the voice's).
 
 * `long_silence_44k1_stereo` / `long_silence_48k_stereo`: a phone or editor take of 1.5-2.7 s
@@ -28,7 +28,7 @@ import torchaudio
 from models.data import DIGIT_WORDS, fsdd_items
 from models.wav import read_wav, write_wav
 from training.ood import seed_of
-from training.ood.real_voice import allison_words
+from training.ood.real_voice import allison_words, spokennumbers_words
 from training.ood.speech import VOICES, OodAudio, Voice, espeak_word
 from training.ood.take_noises import breath, click
 
@@ -42,7 +42,7 @@ AUDIO_CONDITIONS = (
     "held_take_48k_mono",
     "laptop_8k_1s",
 )
-SOURCES = ("espeak", "allison", "fsdd")
+SOURCES = ("espeak", "allison", "spokennumbers", "fsdd")
 
 
 def espeak_words(voices: Sequence[Voice] = VOICES) -> list[Word]:
@@ -209,11 +209,13 @@ def condition_speech(
     voices: Sequence[Voice] = VOICES,
     conditions: Sequence[str] = AUDIO_CONDITIONS,
     fsdd_limit: int | None = None,
+    voices_dir: Path | None = None,
 ) -> list[OodAudio]:
-    """The recording-condition set: espeak-ng voices, the real voice and FSDD validation takes
-    under every condition."""
+    """The recording-condition set: espeak-ng voices, the real voices and FSDD validation takes
+    under every condition (`voices_dir`: where the downloaded real voice is kept)."""
     return (
         render_conditions(espeak_words(voices), "espeak", conditions)
         + render_conditions(allison_words(), "allison", conditions)
+        + render_conditions(spokennumbers_words(voices_dir), "spokennumbers", conditions)
         + render_conditions(fsdd_words(data_dir, fsdd_limit), "fsdd", conditions)
     )
