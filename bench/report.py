@@ -62,7 +62,7 @@ def load_table(section: dict) -> list[str]:
     ]
 
 
-VARIANT_NAMES = {  # bench.__main__.VARIANTS, as the tables call them
+VARIANT_NAMES = {  # bench.run.VARIANTS, as the tables call them
     "http": "this commit",
     "http_before": "before",
     "http_torch": "PyTorch engine",

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
-from bench.__main__ import parse_args, uses_hey
+from bench.__main__ import parse_args
 from bench.grpc_ceiling import parse_report
 from bench.load import parse_summary
 from bench.report import markdown
 from bench.resources import cpu_seconds
+from bench.run import uses_hey
 
 HEY_SUMMARY = """
 Summary:
