@@ -2,6 +2,7 @@
 
 Sections (run in this order; `--only` / `--skip` pick them):
   http       hey against the service: PNG, WAV, 4-file batch, similar, /healthz at each concurrency
+  parts      where a PNG and a WAV search's time goes at c = 32: one probe reads each answer's timings
   ceiling    hey against Weaviate's GraphQL endpoint alone (the filtered nearVector query), both targets
   inproc     the floor: decode + embed + store.search in this process at batch 1; embed at batch 1 and 64
   recall     Weaviate's top-10 vs exact cosine top-10 for every validation item, both ways

@@ -122,28 +122,30 @@ def parse_summary(text: str, concurrency: int) -> Cell:
     return cell
 
 
-def run_cell(hey: Path, request: Request, concurrency: int, duration_s: float) -> Cell:
-    """One closed-loop run; never longer than the duration plus the request timeout and slack."""
-    timeout_s = 30
-    cmd = [
-        str(hey),
-        "-z",
-        f"{duration_s}s",
-        "-c",
-        str(concurrency),
-        "-t",
-        str(timeout_s),
-        "-m",
-        request.method,
-    ]
+HEY_TIMEOUT_S = 30  # per request: a slower answer counts as an error
+
+
+def hey_command(hey: Path, request: Request, concurrency: int, duration_s: float) -> list[str]:
+    """hey's command line for one closed-loop run of `request` (its summary printed as text)."""
+    cmd = [str(hey), "-z", f"{duration_s}s", "-c", str(concurrency), "-t", str(HEY_TIMEOUT_S)]
+    cmd += ["-m", request.method]
     if request.body is not None:
         cmd += ["-D", str(request.body)]
     if request.content_type is not None:
         cmd += ["-T", request.content_type]
     for header in request.headers:
         cmd += ["-H", header]
+    return [*cmd, request.url]
+
+
+def run_cell(hey: Path, request: Request, concurrency: int, duration_s: float) -> Cell:
+    """One closed-loop run; never longer than the duration plus the request timeout and slack."""
     out = subprocess.run(
-        [*cmd, request.url], capture_output=True, text=True, timeout=duration_s + timeout_s + 30, check=False
+        hey_command(hey, request, concurrency, duration_s),
+        capture_output=True,
+        text=True,
+        timeout=duration_s + HEY_TIMEOUT_S + 30,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"hey failed ({out.returncode}): {out.stderr[-2000:]}")

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import fmt, md_table
+from bench.latency_parts import parts_table
+
 ROUTE_NAMES = {
     "png": "PNG `/search`",
     "wav": "WAV `/search`",
@@ -20,20 +23,11 @@ ROUTE_NAMES = {
 INDEX_KEYS = ("distance", "ef", "ef_construction", "max_connections", "flat_search_cutoff", "filter_strategy")
 
 
-def fmt(x: float | None, digits: int = 1) -> str:
-    return "—" if x is None else f"{x:,.{digits}f}"
-
-
 def _spread(s: dict[str, float | None], digits: int = 1) -> str:
     """median (min–max) over repeats; the median alone when there is no spread."""
     if s["median"] is None or s["min"] == s["max"]:
         return fmt(s["median"], digits)
     return f"{fmt(s['median'], digits)} ({fmt(s['min'], digits)}–{fmt(s['max'], digits)})"
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def _cpu(cell: dict) -> str:
@@ -256,6 +250,7 @@ SECTIONS: list[tuple[str, str, str, Callable[[dict], list[str]]]] = [
     # (title, results key, --only name, renderer)
     ("HTTP through the service (hey, closed loop, loopback; median (min–max) over repeats)", "http", "http",
      load_table),
+    ("Where a search's time goes under load (one probe among hey's clients)", "parts", "parts", parts_table),
     ("Weaviate alone (nearVector + modality filter: GraphQL via hey, gRPC via ghz; no service)", "ceiling",
      "ceiling", load_table),
     ("In-process floor (sequential, batch 1; ms)", "in_process", "inproc", in_process_tables),

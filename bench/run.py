@@ -20,12 +20,12 @@ VARIANTS: dict[str, dict[str, str]] = {
     "http_workers2": {"WORKERS": "2"},  # two uvicorn processes reaching Weaviate as a remote server
     "http_before": {},  # served from --before-root (an older commit's checkout)
 }
-SECTIONS = ("http", *VARIANTS, "ceiling", "inproc", "recall", "scale", "resources")
+SECTIONS = ("http", "parts", *VARIANTS, "ceiling", "inproc", "recall", "scale", "resources")
 
 
 def uses_hey(sections: list[str]) -> bool:
     """Does any section asked for drive HTTP load (a serving variant alone included)?"""
-    return bool({"http", "ceiling", *VARIANTS} & set(sections))
+    return bool({"http", "parts", "ceiling", *VARIANTS} & set(sections))
 
 
 def run_sections(args: argparse.Namespace, results: dict[str, Any], work: Path, stack: ExitStack) -> None:
@@ -51,23 +51,29 @@ def run_sections(args: argparse.Namespace, results: dict[str, Any], work: Path, 
     timer = _SectionTimer(results)
 
     service = None
-    if {"http", "resources"} & set(args.sections):
+    measures_memory = bool({"http", "resources"} & set(args.sections))  # "parts" alone leaves it
+    if measures_memory or "parts" in args.sections:
         service = stk.start_service(settings, work, args.env, stack, root=args.service_root)
         pids["service"] = service.pid
         results["stack"]["service_ready_s"] = round(service.ready_s, 3)
         results["stack"]["service_device"] = _service_device(service.base_url)
         log(f"bench: service ready in {service.ready_s:.2f} s")
         time.sleep(1.0)  # let start-up allocations settle before "at rest"
-        results["resources"] = {"at_rest": {name: memory_mb(pid) for name, pid in pids.items()}}
+        if measures_memory:
+            results["resources"] = {"at_rest": {name: memory_mb(pid) for name, pid in pids.items()}}
 
     if "http" in args.sections and service is not None and hey is not None:
         with timer("http"):
             results["http"] = sections.http(args, hey, settings, service.base_url, work, pids, peaks)
+    if "parts" in args.sections and service is not None and hey is not None:
+        with timer("parts"):
+            results["parts"] = sections.latency_parts(args, hey, settings, service.base_url, work)
     if "ceiling" in args.sections and hey is not None:
         with timer("ceiling"):
             results["ceiling"] = sections.ceiling(args, hey, settings, collection, work, pids, peaks)
     if service is not None:
-        results["resources"]["under_load_peak"] = peaks
+        if measures_memory:
+            results["resources"]["under_load_peak"] = peaks
         service.stop()  # the sections below run in this process: no idle service beside them
     for variant in VARIANTS:
         if variant in args.sections and hey is not None:

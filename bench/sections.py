@@ -54,6 +54,21 @@ def http(
     return {"duration_s": args.duration, "repeats": args.repeats, "first_answers": check, "routes": measured}
 
 
+def latency_parts(args: argparse.Namespace, hey: Path, settings: Any, base_url: str, work: Path) -> dict:
+    """PNG and WAV at c = 32 (or the largest concurrency asked for, if below), one probe among
+    the clients reading each answer's timings (bench.latency_parts), 3 x --duration each."""
+    from bench.latency_parts import probe_under_load
+    from bench.service_load import service_requests
+
+    png, wav, _ = samples(settings)
+    requests = service_requests(base_url, png, wav, work)
+    concurrency = 32 if 32 in args.concurrency else max(args.concurrency)
+    return {
+        route: probe_under_load(hey, requests[route], max(concurrency, 2), 3 * args.duration)
+        for route in ("png", "wav")
+    }
+
+
 def ceiling(
     args: argparse.Namespace, hey: Path, settings: Any, collection: Any, work: Path, pids: dict, peaks: dict
 ) -> dict:

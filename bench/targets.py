@@ -8,10 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bench import fmt, md_table
 from bench.report import (
     VARIANT_NAMES,
-    fmt,
-    md_table,
     median_cell,
     same_run,
     served_in_http_run,
