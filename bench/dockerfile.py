@@ -1,11 +1,14 @@
 """The Dockerfile as Docker reads it: line continuations joined, comments dropped, split into
-build stages of instructions. Read by bench.image_size (which replays the builder's RUN) and by
-the deployment tests (tests/deploy), so both see the same file the same way."""
+build stages of instructions; and its build context as .dockerignore leaves it, matched by
+Docker's own matcher (scripts/dockerignore). Read by bench.image_size (which replays the
+builder's RUN) and by the deployment tests (tests/deploy), so both see the files the same way."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,3 +121,33 @@ def split_flags(args: str) -> tuple[dict[str, str], list[str]]:
 def env_of(ins: Instruction) -> dict[str, str]:
     """ENV k=v k2=v2 (the form this Dockerfile uses)."""
     return dict(word.split("=", 1) for word in shlex.split(ins.args))
+
+
+@functools.cache
+def deploy_tool(name: str) -> Path:
+    """The binary of a tool scripts/deploy_tools.sh builds (`compose`, `dockerignore`).
+
+    The script is a no-op when the binary is there (`make test` builds it first); run
+    directly, the first call builds it.
+    """
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "deploy_tools.sh"), name], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/deploy_tools.sh {name} failed:\n{result.stderr[-3000:]}")
+    return Path(result.stdout.strip())
+
+
+def ignored_paths(rel_paths: list[str], context: Path = ROOT) -> set[str]:
+    """Those of `rel_paths` (relative to the build context) that .dockerignore keeps out."""
+    result = subprocess.run(
+        [str(deploy_tool("dockerignore")), str(context)],
+        input="".join(f"{p}\n" for p in rel_paths),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answers = result.stdout.split()
+    if len(answers) != len(rel_paths):
+        raise RuntimeError(f"dockerignore answered {len(answers)} of {len(rel_paths)}: {result.stderr}")
+    return {p for p, answer in zip(rel_paths, answers, strict=True) if answer == "1"}

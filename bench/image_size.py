@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import log
-from bench.dockerfile import Dockerfile, parse_dockerfile, split_flags
+from bench import fmt, log, md_table
+from bench.dockerfile import Dockerfile, ignored_paths, parse_dockerfile, split_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = "/opt/venv"  # where the Dockerfile's builder puts the environment the image runs
@@ -97,25 +97,20 @@ def package_layer_mb(sources: list[str]) -> float:
     """Bytes the runtime stage copies from the build context, as .dockerignore lets them in."""
     files = [p for src in sources for p in sorted((ROOT / src).rglob("*")) if p.is_file()]
     files += [ROOT / src for src in sources if (ROOT / src).is_file()]
-    rel = [str(p.relative_to(ROOT)) for p in files]
-    build_tool = [str(ROOT / "scripts" / "deploy_tools.sh"), "dockerignore"]  # a no-op once built
-    tool = subprocess.run(build_tool, capture_output=True, text=True, check=True).stdout.strip()
-    answers = subprocess.run(
-        [tool, str(ROOT)], input="".join(f"{r}\n" for r in rel), capture_output=True, text=True, check=True
-    ).stdout.split()
-    kept = [p for p, out in zip(files, answers, strict=True) if out == "0"]
+    left_out = ignored_paths([str(p.relative_to(ROOT)) for p in files])
+    kept = [p for p in files if str(p.relative_to(ROOT)) not in left_out]
     return round(sum(p.stat().st_size for p in kept) / 1e6, 1)
 
 
 def markdown(results: dict) -> str:
-    rows = ["| TORCH_VARIANT | venv (MB) | + packages (MB) | added to the base (MB) | largest parts (MB) |"]
-    rows.append("|---|---|---|---|---|")
+    header = ["TORCH_VARIANT", "venv (MB)", "+ packages (MB)", "added to the base (MB)", "largest parts (MB)"]
     packages = results["package_layer_mb"]
+    rows = []
     for variant, r in results["variants"].items():
         parts = ", ".join(f"{name} {mb:g}" for name, mb in list(r["largest_mb"].items())[:5])
-        total = r["venv_mb"] + packages
-        rows.append(f"| {variant} | {r['venv_mb']:,.1f} | {packages:g} | **{total:,.1f}** | {parts} |")
-    return "\n".join(rows) + "\n"
+        added = f"**{fmt(r['venv_mb'] + packages)}**"
+        rows.append([variant, fmt(r["venv_mb"]), f"{packages:g}", added, parts])
+    return "\n".join(md_table(header, rows)) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,9 +76,10 @@ def probe_under_load(hey: Path, request: Request, concurrency: int, duration_s: 
         stderr=subprocess.DEVNULL,
     )
     rows: list[dict[str, float]] = []
+    settle_s = min(2.0, duration_s / 5)  # the load's ramp-up and wind-down are left out
     try:
-        time.sleep(min(2.0, duration_s / 5))  # let the load reach its steady state first
-        stop = time.monotonic() + duration_s - 2 * min(2.0, duration_s / 5)
+        time.sleep(settle_s)
+        stop = time.monotonic() + duration_s - 2 * settle_s
         with httpx.Client(timeout=HEY_TIMEOUT_S) as http:
             while time.monotonic() < stop:
                 t0 = time.perf_counter()

@@ -3,7 +3,8 @@
 - compose files: resolved by the docker compose CLI itself (`config --format json`: YAML
   anchors and merges, `${VAR:-default}` / `${VAR:?error}` interpolation, the compose
   schema, paths made absolute, short forms such as "8000:8000" expanded to their long form).
-- .dockerignore: matched by Docker's own reader and matcher (scripts/dockerignore).
+- .dockerignore: matched by Docker's own reader and matcher (scripts/dockerignore, through
+  bench.dockerfile).
   Both tools are Go programs scripts/deploy_tools.sh builds once (`make deploy-tools`).
 - Dockerfile: bench.dockerfile (instructions with line continuations joined, in build stages).
 - settings classes: the environment variable names pydantic-settings reads for them.
@@ -29,7 +30,9 @@ from bench.dockerfile import (  # noqa: F401 - the deployment tests read the Doc
     Dockerfile,
     Instruction,
     Stage,
+    deploy_tool,
     env_of,
+    ignored_paths,
     parse_arg,
     parse_dockerfile,
     split_flags,
@@ -38,20 +41,6 @@ from bench.dockerfile import (  # noqa: F401 - the deployment tests read the Doc
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@functools.cache
-def deploy_tool(name: str) -> Path:
-    """The binary of a tool scripts/deploy_tools.sh builds (`compose`, `dockerignore`).
-
-    The script is a no-op when the binary is there (`make test` builds it first); run
-    directly, the first test builds it.
-    """
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "deploy_tools.sh"), name], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"scripts/deploy_tools.sh {name} failed:\n{result.stderr[-3000:]}"
-    return Path(result.stdout.strip())
 
 
 # ------------------------------------------------------------------ compose
@@ -97,23 +86,6 @@ def container_env(service: Mapping[str, Any]) -> dict[str, str]:
     """
     env = service.get("environment") or {}
     return {k: "" if v is None else str(v) for k, v in env.items()}
-
-
-# ------------------------------------------------------------------ .dockerignore
-
-
-def ignored_paths(rel_paths: list[str], context: Path = ROOT) -> set[str]:
-    """Those of `rel_paths` (relative to the build context) that .dockerignore keeps out."""
-    result = subprocess.run(
-        [str(deploy_tool("dockerignore")), str(context)],
-        input="".join(f"{p}\n" for p in rel_paths),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    answers = result.stdout.split()
-    assert len(answers) == len(rel_paths), result.stdout + result.stderr
-    return {p for p, answer in zip(rel_paths, answers, strict=True) if answer == "1"}
 
 
 # ------------------------------------------------------------------ settings

@@ -34,7 +34,7 @@ SPOKENNUMBERS = "spokennumbers==1.0.0"
 SPOKENNUMBERS_WHEEL = "spokennumbers-1.0.0-py3-none-any.whl"
 SPOKENNUMBERS_SHA256 = "a8f53e3d828c0db98cb94e84eaa8db592214e5fb1246a30e6f82e1cd792fd55f"
 
-Word = tuple[str, int, np.ndarray, int]  # recording_conditions' (name, label, mono samples, rate)
+Word = tuple[str, int, np.ndarray, int]  # (name, label, mono float samples, rate)
 
 
 class RealVoiceUnavailableError(RuntimeError):

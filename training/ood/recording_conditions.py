@@ -28,11 +28,10 @@ import torchaudio
 from models.data import DIGIT_WORDS, fsdd_items
 from models.wav import read_wav, write_wav
 from training.ood import seed_of
-from training.ood.real_voice import allison_words, spokennumbers_words
+from training.ood.real_voice import Word, allison_words, spokennumbers_words
 from training.ood.speech import VOICES, OodAudio, Voice, espeak_word
 from training.ood.take_noises import breath, click
 
-Word = tuple[str, int, np.ndarray, int]  # (name, label, mono float samples, rate)
 Renderer = Callable[[np.ndarray, int, np.random.Generator], tuple[bytes, str]]
 AUDIO_CONDITIONS = (
     "reference",
