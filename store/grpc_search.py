@@ -80,15 +80,27 @@ def _hit(result: search_get_pb2.SearchResult, distance: float) -> Hit:
     )
 
 
+# After losing the server a channel waits before reconnecting, by default 1 s growing to 120 s,
+# and fails every call meanwhile: a restarted Weaviate would answer other connections while
+# searches on this one kept failing for up to two minutes. Retry within RECONNECT_MAX_MS instead.
+RECONNECT_MAX_MS = 500
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", RECONNECT_MAX_MS),
+]
+
+
 class GrpcSearch:
     """One grpc.aio channel to Weaviate, opened on the event loop that searches through it."""
 
     def __init__(self, address: ServerAddress, api_key: str | None, timeout_s: float) -> None:
         target = f"{address.host}:{address.grpc_port}"
         if address.secure:
-            self._channel = grpc.aio.secure_channel(target, grpc.ssl_channel_credentials())
+            credentials = grpc.ssl_channel_credentials()
+            self._channel = grpc.aio.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
         else:
-            self._channel = grpc.aio.insecure_channel(target)
+            self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stub = weaviate_pb2_grpc.WeaviateStub(self._channel)
         self._auth = (("authorization", f"Bearer {api_key}"),) if api_key else None
         self._timeout_s = timeout_s
@@ -102,5 +114,6 @@ class GrpcSearch:
             raise StoreUnavailable(f"search failed: {exc.code().name}: {exc.details()}") from exc
         return hits(reply, request)
 
-    async def close(self) -> None:
-        await self._channel.close()
+    async def close(self, grace: float | None = None) -> None:
+        """Close the channel; with `grace`, calls in flight get that many seconds to end."""
+        await self._channel.close(grace)

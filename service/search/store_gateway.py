@@ -109,6 +109,7 @@ class StoreGateway:
         self._async_client: weaviate.WeaviateAsyncClient | None = None
         self._async_collection: CollectionAsync | None = None
         self._grpc: GrpcSearch | None = None
+        self._closing: set[asyncio.Task[None]] = set()  # replaced search channels, closing
         self._endpoints = tcp_endpoints(settings)
         self._server_version: str | None = None  # read once, by the first stats()
         self.deadline_s = max(10.0, 3 * settings.weaviate_timeout_s)
@@ -189,8 +190,21 @@ class StoreGateway:
         except StoreUnavailable as exc:
             return Readiness.failed(str(exc))
         if report.ready:
+            if self._suspect:
+                self._fresh_search_channel()
             self.recovered()
         return report
+
+    def _fresh_search_channel(self) -> None:
+        """After trouble the search channel may still be waiting out its reconnect backoff
+        (store.grpc_search), failing each call meanwhile, while readiness reached the server on
+        connections of its own. The next search opens a new channel, so "ready" holds for
+        searches too; the old one closes once its calls in flight have ended (or the deadline)."""
+        old, self._grpc = self._grpc, None
+        if old is not None:
+            closing = asyncio.get_running_loop().create_task(old.close(grace=self.deadline_s))
+            self._closing.add(closing)  # a reference, so the task is not collected half done
+            closing.add_done_callback(self._closing.discard)
 
     async def stats(self) -> IndexStats:
         return await self.call(self._stats)
@@ -290,6 +304,8 @@ class StoreGateway:
         channel, self._grpc = self._grpc, None
         if channel is not None:
             await channel.close()
+        for closing in list(self._closing):
+            closing.cancel()  # shutting down: no grace left for a replaced channel
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ loopback sockets stand in for a server that is gone (nothing listens) or hung (i
 never answers), and a stub stands in for the embedded server's supervisor. No Weaviate, no
 sleeps: each bound asserted is a configured one (the deadline, FAIL_FAST_S, the cool-down)."""
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -169,6 +170,51 @@ def test_readiness_past_the_cool_down_ends_the_fail_fast(
     report = in_fresh_loop(breaker.readiness("abc", NoWatch()))  # type: ignore[arg-type]
     assert report.ready and report.reasons == []
     assert in_fresh_loop(breaker.call(lambda: 1)) == 1  # Weaviate seen whole: calls run again
+
+
+class ClosingChannel:
+    """Stands in for the gateway's search channel (store.grpc_search.GrpcSearch): records its close."""
+
+    def __init__(self) -> None:
+        self.closed_with_grace: list[float | None] = []
+
+    async def close(self, grace: float | None = None) -> None:
+        self.closed_with_grace.append(grace)
+
+
+def test_readiness_after_trouble_gives_searches_a_fresh_channel(
+    fake_store: FakeClient, hung_ports: tuple[int, int]
+) -> None:
+    """A channel that lost the server may still be waiting to reconnect while readiness reached
+    it on its own connections: once ready, the next search must not go through that channel."""
+    breaker = gateway(*hung_ports)
+    old = ClosingChannel()
+
+    async def trouble_then_ready() -> tuple[bool, object]:
+        breaker._grpc = old  # type: ignore[assignment]
+        with pytest.raises(StoreUnavailable):
+            await breaker.call(fails)
+        report = await breaker.readiness("abc", NoWatch())  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the old channel closes in a task of its own
+        return report.ready, breaker._grpc
+
+    ready, channel = in_fresh_loop(trouble_then_ready())
+    assert ready and channel is None  # the next search opens a new one
+    assert old.closed_with_grace == [breaker.deadline_s]  # calls in flight may still end
+
+
+def test_readiness_without_trouble_keeps_the_channel(
+    fake_store: FakeClient, hung_ports: tuple[int, int]
+) -> None:
+    breaker = gateway(*hung_ports)
+    kept = ClosingChannel()
+
+    async def ready() -> object:
+        breaker._grpc = kept  # type: ignore[assignment]
+        await breaker.readiness("abc", NoWatch())  # type: ignore[arg-type]
+        return breaker._grpc
+
+    assert in_fresh_loop(ready()) is kept and kept.closed_with_grace == []
 
 
 def test_readiness_not_ready_keeps_the_fail_fast(fake_store: FakeClient, hung_ports: tuple[int, int]) -> None:
