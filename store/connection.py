@@ -12,6 +12,7 @@ from weaviate.exceptions import WeaviateBaseError
 
 from store.embedded import server, supervisor
 from store.errors import StoreUnavailable
+from store.grpc_health import check_grpc
 from store.settings import StoreSettings
 
 
@@ -78,7 +79,7 @@ def connect(settings: StoreSettings, *, supervised: bool = False) -> weaviate.We
 
 def _connect_url(settings: StoreSettings) -> weaviate.WeaviateClient:
     a, key = server_address(settings), server_key(settings)
-    return weaviate.connect_to_custom(
+    client = weaviate.connect_to_custom(
         http_host=a.host,
         http_port=a.http_port,
         http_secure=a.secure,
@@ -87,4 +88,11 @@ def _connect_url(settings: StoreSettings) -> weaviate.WeaviateClient:
         grpc_secure=a.secure,
         auth_credentials=Auth.api_key(key) if key else None,
         additional_config=timeouts(settings),
+        skip_init_checks=True,  # they call pypi.org (store.grpc_health); gRPC is checked below
     )
+    try:
+        check_grpc(a.host, a.grpc_port, a.secure, settings.weaviate_timeout_s)
+    except StoreUnavailable:
+        client.close()
+        raise
+    return client

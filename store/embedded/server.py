@@ -30,6 +30,7 @@ from weaviate.embedded import EmbeddedOptions
 from store.embedded import server_process
 from store.embedded.server_process import listening
 from store.errors import StoreUnavailable
+from store.grpc_health import check_grpc
 from store.settings import StoreSettings
 
 # Single source of truth for the server version: scripts/build_weaviate.sh greps this line and
@@ -122,11 +123,13 @@ def connect(settings: StoreSettings, timeouts: AdditionalConfig) -> weaviate.Wea
         connection_params=ConnectionParams.from_params("127.0.0.1", http, False, "127.0.0.1", grpc, False),
         additional_config=timeouts,
         auth_client_secret=Auth.api_key(_local_key(settings, data_dir)),
+        skip_init_checks=True,  # they call pypi.org (store.grpc_health); gRPC is checked below
     )
     client._lease, client._settings = lease, settings
     try:
         client.connect()
         _wait_ready(client, deadline=time.monotonic() + READY_WITHIN_S)
+        check_grpc("127.0.0.1", grpc, False, settings.weaviate_timeout_s)
     except BaseException:
         client.close()
         raise
