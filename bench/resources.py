@@ -3,6 +3,7 @@ and a description of the machine the numbers were measured on."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -126,7 +127,6 @@ def _git_commit(root: Path) -> str:
 
 def machine(root: Path, hey_version: str) -> dict:
     """CPU, cores, RAM, accelerator and library versions."""
-    import onnxruntime
     import torch
     import weaviate
 
@@ -142,7 +142,7 @@ def machine(root: Path, hey_version: str) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
+        "onnxruntime": importlib.metadata.version("onnxruntime"),  # not imported: models.onnx_encoders does
         "weaviate_server": WEAVIATE_VERSION,
         "weaviate_client": weaviate.__version__,
         "hey": hey_version,

@@ -7,11 +7,18 @@ checkpoint, with the checkpoint's version and config in their metadata.
 
 import base64
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+
+# ONNX Runtime's own wheels (1.29 on) report usage to Microsoft from Linux too, and queue the
+# reports under ~/.cache/Microsoft until they can be sent; a search service calls no one. The
+# switch is read once, when the runtime starts, so it is set before the import (an operator's
+# own ORT_DISABLE_TELEMETRY wins).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort  # noqa: E402 - after the switch above
 
 from models.encoder_config import EncoderConfig
 from models.modality import MODALITIES, Modality

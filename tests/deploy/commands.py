@@ -51,7 +51,7 @@ def service_process_env(
         env["DATA_DIR"] = str(DATA_DIR)
     env.update(overrides)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
-    env["HOME"] = os.environ.get("HOME", "/tmp")
+    env.setdefault("HOME", os.environ.get("HOME", "/tmp"))  # an override may give the process its own
     return env
 
 

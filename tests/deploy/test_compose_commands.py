@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 import store
+from tests.outbound import OutboundRecorder
 
 from .cluster import LocalCluster, Node, free_ports
 from .commands import DATA_DIR, run_service, start_service, stop_service
@@ -208,3 +209,36 @@ def test_api_command_serves_and_becomes_ready(
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) in (0, -signal.SIGTERM), log.read_text()[-3000:]
     assert "Application shutdown complete" in log.read_text()
+
+
+def test_the_api_sends_nothing_outside(weaviate_node: tuple[LocalCluster, Node], tmp_path: Path) -> None:
+    """A search service calls no one: through start, PNG and WAV searches and shutdown, nothing
+    reaches a stand-in for the internet, and nothing is queued to send later (ONNX Runtime's
+    official wheels upload usage telemetry from Linux too, and keep a queue under ~/.cache)."""
+    from models.data import fsdd_items, load_mnist, mnist_png
+
+    _, node = weaviate_node
+    home = tmp_path / "home"
+    home.mkdir()
+    (port,) = free_ports(0, 1)[1]
+    log = tmp_path / "api.log"
+    with OutboundRecorder() as internet:
+        overrides = {**weaviate_overrides(node), "PORT": str(port), "HOME": str(home), **internet.proxy_env()}
+        process = start_service(COMPOSE, "api", API_KEY, overrides, log)
+        try:
+            wait_ready(port, process, log)
+            images, _ = load_mnist(DATA_DIR, train=False)
+            wav = fsdd_items(DATA_DIR, "validation")[0].path.read_bytes()
+            for name, body, kind in (
+                ("d.png", mnist_png(images[0]), "image/png"),
+                ("d.wav", wav, "audio/wav"),
+            ):
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/search", files={"file": (name, body, kind)}, timeout=30
+                )
+                assert response.status_code == 200, response.text
+        finally:
+            stop_service(process)
+        time.sleep(1)  # anything sent at exit has reached the recorder
+        assert internet.seen == [], internet.seen
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []

@@ -3,51 +3,23 @@ start-up checks call pypi.org), and a gRPC port that does not answer still fails
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 import store
 from store.embedded import server
+from tests.outbound import OutboundRecorder
 from tests.weaviate_server import free_port
 
 
 @pytest.fixture
 def outbound_https(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every HTTPS request httpx makes goes to a local proxy that records it and never answers
-    (like a network that drops egress); yields the list of what reached it."""
-    seen: list[str] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.settimeout(2.0)
-            try:
-                first_line = conn.recv(200).decode("latin-1").split("\r\n", 1)[0]
-                seen.append(first_line)  # e.g. "CONNECT pypi.org:443 HTTP/1.1"
-            except OSError:
-                seen.append("(connection, no request)")
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    proxy = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    for name in ("HTTPS_PROXY", "https_proxy"):
-        monkeypatch.setenv(name, proxy)
-    for name in ("NO_PROXY", "no_proxy"):  # gRPC honours these proxy variables too
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-    yield seen
-    listener.close()
-    thread.join(timeout=5)
-    for conn in held:
-        conn.close()
+    """What reaches a stand-in for the internet while the test runs (tests/outbound.py)."""
+    with OutboundRecorder() as recorder:
+        for name, value in recorder.proxy_env().items():
+            monkeypatch.setenv(name, value)
+        yield recorder.seen
 
 
 def remote(settings: store.StoreSettings, **overrides: object) -> store.StoreSettings:
