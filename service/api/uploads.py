@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # the callback types exist for type checkers only
 
 PART_OVERHEAD = 16 * 1024  # allowance per file for boundaries and part headers
 FORM_OVERHEAD = 64 * 1024  # allowance for the rest of the form (small text fields)
+# Parts a form may hold beside its files (e.g. POST /items' label). Each part costs the event
+# loop ~14 us of parsing whatever it holds: 9 MB of empty parts took 2.3 s of CPU to read.
+MAX_OTHER_PARTS = 8
 
 
 @dataclass
@@ -59,6 +62,7 @@ class _FormCollector:
         self.fail_fast = fail_fast  # single upload: 413 for the request; batch: mark the slot
         self.uploads: list[Upload] = []
         self._part = _Part()
+        self._parts = 0  # parts begun so far
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._headers: dict[bytes, bytes] = {}
@@ -75,6 +79,14 @@ class _FormCollector:
         }
 
     def _on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > self.max_files + MAX_OTHER_PARTS:
+            raise ApiError(
+                400,
+                "too_many_parts",
+                f"the form holds more than {self.max_files + MAX_OTHER_PARTS} parts "
+                f"({self.max_files} file(s) and at most {MAX_OTHER_PARTS} other fields)",
+            )
         self._part = _Part()
         self._headers = {}
 
